@@ -70,6 +70,8 @@ class FileUpload:
 
 
 # --- configuration -----------------------------------------------------------------------------
+# Credential fields are `repr=False`: a config printed in a traceback, a log line or a debugger
+# must not show a password, key or token.
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -88,7 +90,7 @@ class HeaderAuth:
     """A static credential in a header (e.g. an API key)."""
 
     name: str
-    value: str
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class QueryAuth:
     """A static credential in the query string."""
 
     name: str
-    value: str
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class BearerTokenAuth:
     """A bearer token fetched from `token_url` with `body`, renewed `renew_before` s before expiry."""
 
     token_url: str
-    body: Mapping[str, str]
+    body: Mapping[str, str] = field(repr=False)
     body_format: str = "form"  # form | json
     token_field: str = "access_token"
     expires_field: str = "expires_in"
@@ -122,8 +124,8 @@ class OAuth2RefreshAuth:
 
     token_url: str
     client_id: str
-    client_secret: str
-    refresh_token: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     token_key: str
 
 
@@ -153,7 +155,7 @@ class HttpConfig:
     verify: bool = True
     ca_file: str | None = None
     # Values to blank out of every message, log line and error (credentials, tokens).
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class FileServerConfig:
 
     url: str
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     folder: str = "/"
     active: bool = False
     tls: bool = False
@@ -177,7 +179,7 @@ class FileServerConfig:
     known_hosts: str | None = None
     accept_unknown_host_key: bool = False
     timeout: float = 30.0
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 # --- the interfaces ----------------------------------------------------------------------------

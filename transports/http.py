@@ -1,0 +1,263 @@
+"""The HTTP transport: one `httpx.Client` per connection, with auth, bounded retries and one
+boundary where httpx exceptions become `engine.errors`.
+
+Retry rules (the reason this module exists):
+
+- Connect failures are retried for every method: nothing reached the server.
+- A status in `retry.on_status` is retried for idempotent requests. A non-idempotent request
+  (POST) is retried only on 429, which says the request was not processed; on any 5xx, or when
+  the connection breaks after the request was sent, it raises `UncertainOutcome` and is never
+  repeated, because repeating could create a second customer.
+- `Retry-After` (seconds or an HTTP date) is honoured, capped so one answer cannot stall a run.
+- When retries run out, the last response is returned as it is: the spec's outcome rules read
+  error bodies, so `send` returns 4xx/5xx responses instead of raising.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import stamina
+
+from engine.errors import AuthError, ConnectError, TransportError, UncertainOutcome
+from transports import logs
+from transports.auth import make_authenticator, static_secrets, where_of
+from transports.base import HttpConfig, HttpRequest, HttpResponse, TokenStore, redact
+from transports.logs import log
+
+# A Retry-After is obeyed up to this many times the policy's longest backoff (and never past the
+# policy's total timeout): a server asking for an hour must not hang a run for an hour.
+RETRY_AFTER_CAP_FACTOR = 6.0
+# Connecting should fail fast even when reads are allowed to be slow.
+CONNECT_TIMEOUT_MAX = 10.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BODY_EXCERPT = 300
+
+
+class _Retryable(Exception):  # noqa: N818 - internal signal to stamina, never leaves this module
+    """An attempt that may be repeated. Its text is already redacted: stamina logs its repr."""
+
+    def __init__(self, kind: str, message: str, where: str, *, response: httpx.Response | None = None,
+                 wait: float | None = None) -> None:
+        super().__init__(f"{where}: {message}")
+        self.kind = kind  # connect | sent | status
+        self.message = message
+        self.where = where
+        self.response = response
+        self.wait = wait
+
+
+def _backoff(exc: Exception) -> bool | float:
+    """stamina hook: retry only our own signal; a float is a server-requested wait."""
+    if isinstance(exc, _Retryable):
+        return exc.wait if exc.wait is not None else True
+    return False
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _verify(config: HttpConfig) -> ssl.SSLContext | bool:
+    if not config.verify:
+        return False
+    # An explicit context: a private CA is added to verification, never a reason to drop it.
+    return ssl.create_default_context(cafile=config.ca_file) if config.ca_file else True
+
+
+class HttpClientTransport:
+    """`HttpTransport` over httpx; see the module docstring for the retry and error rules."""
+
+    def __init__(self, config: HttpConfig, token_store: TokenStore | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._config = config
+        timeout = httpx.Timeout(config.timeout, connect=min(config.timeout, CONNECT_TIMEOUT_MAX))
+        # No client-wide headers: connection headers go on API calls only, not to a token host.
+        self._client = httpx.Client(base_url=config.base_url, timeout=timeout, verify=_verify(config),
+                                    transport=transport, follow_redirects=False)
+        self._auth = make_authenticator(config.auth, self._fetch_token, token_store)
+        self._static_secrets = tuple(config.secrets) + static_secrets(config.auth)
+        logs.register(self)
+
+    def __repr__(self) -> str:
+        return f"HttpClientTransport({where_of(self._config.base_url)!r})"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Everything to blank out: configured secrets, auth credentials, tokens obtained."""
+        dynamic = self._auth.secrets() if self._auth is not None else ()
+        return self._static_secrets + dynamic
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.secrets())
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- the one verb --------------------------------------------------------------------------
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        policy = self._config.retry
+        deadline = time.monotonic() + policy.timeout
+        tries = 0
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff, attempts=max(1, policy.attempts), timeout=policy.timeout,
+                wait_initial=policy.wait_initial, wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                tries = attempt.num
+                with attempt:
+                    return self._attempt(request, attempt.num, deadline)
+        except _Retryable as exc:
+            return self._give_up(request, exc, tries)
+        raise AssertionError("unreachable: stamina either returns or raises")
+
+    def _attempt(self, request: HttpRequest, num: int, deadline: float) -> HttpResponse:
+        response = self._exchange_authenticated(request, num)
+        status = response.status_code
+        where = self._where(response.request.url)
+        if status in self._config.retry.on_status and (request.is_idempotent or status == 429):
+            raise _Retryable("status", f"HTTP {status}", where, response=response,
+                             wait=self._server_wait(response, deadline))
+        if status >= 500 and not request.is_idempotent:
+            raise UncertainOutcome(
+                f"{request.method.upper()} answered HTTP {status}; it may have been processed, "
+                "so it is not repeated", where, self._excerpt(response))
+        return self._wrap(response)
+
+    def _give_up(self, request: HttpRequest, exc: _Retryable, count: int) -> HttpResponse:
+        tries = f"after {count} attempt{'s' if count != 1 else ''}"
+        if exc.kind == "status" and exc.response is not None:
+            log.warning("%s %s: still %s %s; returning it", request.method.upper(), exc.where,
+                        exc.message, tries)
+            return self._wrap(exc.response)
+        if exc.kind == "connect":
+            raise ConnectError(f"could not connect {tries}", exc.where, exc.message)
+        if request.method.upper() in SAFE_METHODS:
+            raise TransportError(f"no answer {tries}", exc.where, exc.message)
+        raise UncertainOutcome(f"no answer {tries}; the request may have been processed",
+                               exc.where, exc.message)
+
+    def _server_wait(self, response: httpx.Response, deadline: float) -> float | None:
+        if response.status_code not in (429, 503):
+            return None
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            return None
+        cap = self._config.retry.wait_max * RETRY_AFTER_CAP_FACTOR
+        return min(wait, cap, max(0.0, deadline - time.monotonic()))
+
+    # --- one exchange, with auth ---------------------------------------------------------------
+
+    def _exchange_authenticated(self, request: HttpRequest, num: int) -> httpx.Response:
+        prepared, token = self._auth.apply(request) if self._auth is not None else (request, None)
+        response = self._exchange(prepared, request, num)
+        if response.status_code == 401 and self._auth is not None and self._auth.refreshable:
+            # The token may have been revoked or expired early: renew it once and try again.
+            log.info("%s: HTTP 401; renewing the token once", self._where(response.request.url))
+            self._auth.renew(token)
+            prepared, token = self._auth.apply(request)
+            response = self._exchange(prepared, request, num)
+        return response
+
+    def _exchange(self, prepared: HttpRequest, original: HttpRequest, num: int) -> httpx.Response:
+        body: dict[str, Any] = {}
+        if prepared.json is not None:
+            body["json"] = prepared.json
+        elif prepared.form is not None:
+            body["data"] = dict(prepared.form)
+        elif prepared.content is not None:
+            body["content"] = prepared.content
+        try:
+            built = self._client.build_request(
+                prepared.method.upper(), prepared.path, params=dict(prepared.params),
+                headers={**self._config.headers, **prepared.headers}, **body)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise TransportError("invalid URL", where_of(self._config.base_url) + prepared.path,
+                                 self._redact(str(exc))) from None
+        where = self._where(built.url)
+        started = time.monotonic()
+        try:
+            response = self._client.send(built)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            detail = self._describe(exc)
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot make a certificate valid
+                raise ConnectError("the server certificate is not trusted", where, detail) from None
+            raise _Retryable("connect", detail, where) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            detail = self._describe(exc)
+            if original.is_idempotent:
+                raise _Retryable("sent", detail, where) from None
+            raise UncertainOutcome(f"{original.method.upper()} was sent but no answer came back; "
+                                   "it may have been processed, so it is not repeated",
+                                   where, detail) from None
+        except httpx.HTTPError as exc:
+            raise TransportError("request failed", where, self._describe(exc)) from None
+        log.debug("%s %s -> %d in %.0f ms (attempt %d)", built.method, where, response.status_code,
+                  (time.monotonic() - started) * 1000, num)
+        return response
+
+    # --- the token endpoint (called by authenticators) -----------------------------------------
+
+    def _fetch_token(self, url: str, body: Mapping[str, str], body_format: str) -> Mapping[str, Any]:
+        payload: dict[str, Any] = {"json": dict(body)} if body_format == "json" else {"data": dict(body)}
+        built = self._client.build_request("POST", url, headers={"Accept": "application/json"}, **payload)
+        where = self._where(built.url)
+        try:
+            response = self._client.send(built)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _Retryable("connect", self._describe(exc), where) from None
+        except httpx.HTTPError as exc:
+            raise AuthError("the token endpoint did not answer", where, self._describe(exc)) from None
+        if response.status_code >= 300:
+            raise AuthError(f"the token request was refused with HTTP {response.status_code}",
+                            where, self._excerpt(response))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise AuthError("the token endpoint did not answer with a JSON object", where,
+                            self._excerpt(response))
+        log.debug("%s: token obtained", where)
+        return data
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _where(self, url: httpx.URL) -> str:
+        return f"{url.host}:{url.port}{url.path}" if url.port else f"{url.host}{url.path}"
+
+    def _describe(self, exc: Exception) -> str:
+        text = str(exc) or type(exc).__name__
+        return self._redact(f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text)
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        text = response.text.strip().replace("\n", " ")
+        if len(text) > _BODY_EXCERPT:
+            text = text[:_BODY_EXCERPT] + "..."
+        return self._redact(f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}")
+
+    def _wrap(self, response: httpx.Response) -> HttpResponse:
+        # The URL is redacted because a query-string credential is part of it.
+        return HttpResponse(status=response.status_code, headers=dict(response.headers.items()),
+                            content=response.content, url=self._redact(str(response.url)))
