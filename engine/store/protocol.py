@@ -21,9 +21,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-LOOKUP_TABLES = ("customers", "sales_reps", "price_lists", "countries", "cache")
+# Table -> the key columns a lookup may match on. A spec's lookup step can be checked against
+# this at load time; the store rejects anything else with a StoreError naming it.
+LOOKUP_KEYS: dict[str, tuple[str, ...]] = {
+    "customers": ("CustomerGuid", "CustomerCode", "InternalCode"),
+    "sales_reps": ("Username",),
+    "price_lists": ("Index", "Code"),
+    "countries": ("Iso2", "Name"),
+    "cache": ("Namespace", "Key"),
+}
+LOOKUP_TABLES = tuple(LOOKUP_KEYS)
 
 
 @dataclass
@@ -49,6 +59,19 @@ class JournalEntry:
     step: str
     status: str  # started | sent | response | written | done | error
     detail: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # set by the store when the entry is recorded (aware, UTC)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record a flow gave up on, kept with the reason so it can be replayed later."""
+
+    id: int
+    run_key: str
+    flow: str
+    record: Any
+    reason: str
+    at: datetime
 
 
 @runtime_checkable
@@ -87,7 +110,9 @@ class Store(Protocol):
         """Set scalar fields (e.g. CustomerCode, InternalCode) of one customer; False if absent."""
         ...
 
-    def put_cache(self, namespace: str, key: str, value: Any) -> None: ...
+    def put_cache(self, namespace: str, key: str, value: Any, tenant: str = "default") -> None:
+        """Remember an ERP-side value (any JSON value); read it back with lookup("cache", ...)."""
+        ...
 
     # --- sequences and tokens ------------------------------------------------------------------
     def next_sequence(self, name: str, start: int, tenant: str = "default") -> int:
@@ -104,9 +129,26 @@ class Store(Protocol):
     def load_token(self, key: str) -> str | None: ...
     def save_token(self, key: str, value: str) -> None: ...
 
-    # --- run journal ---------------------------------------------------------------------------
+    # --- run journal and dead letters ----------------------------------------------------------
+    # Both are logs of what happened, not App4Sales data: an entry made inside `transaction()` is
+    # kept even when the transaction rolls back (it is written when the transaction ends).
     def journal(self, entry: JournalEntry) -> None: ...
-    def journal_entries(self, run_key: str) -> list[JournalEntry]: ...
+    def journal_entries(self, run_key: str) -> list[JournalEntry]:
+        """Every entry of a run, oldest first."""
+        ...
+
+    def last_journal_entry(self, run_key: str) -> JournalEntry | None:
+        """The newest entry of a run (its step and status say where to resume), or None."""
+        ...
+
+    def add_dead_letter(self, run_key: str, flow: str, record: Any, reason: str) -> None: ...
+    def dead_letters(self, flow: str | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first, of one flow or of all."""
+        ...
+
+    def remove_dead_letter(self, letter_id: int) -> bool:
+        """Forget a dead letter (after a successful replay); False if it was not there."""
+        ...
 
     # --- whole-store documents -----------------------------------------------------------------
     def import_document(self, document: Mapping[str, Any], tenant: str = "default") -> dict[str, int]:

@@ -1,0 +1,321 @@
+"""Stage 3: turn a validated spec into a Plan. Every expression, template, name and reference is
+resolved here, once; all problems of a spec are collected and reported together, in file order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+from transports.base import HttpResponse
+
+from .connections import ConnectionDecl, compile_connection
+from .errors import Location, SpecError, SpecErrors
+from .expressions import ExpressionError, Expr, Names, Template, compile_expr, compile_template
+from .fields import MISSING, FieldRule, RecordRef, build_fast, object_builder, template_source
+from .load import LoadedSpec, PathPart
+from .plan import InputSpec, Plan
+from .settings import SETTING_TYPES, SettingDecl
+from .steps import Step
+from .validate import validate_structure
+
+BASE_ROOTS = frozenset({"input", "raw", "settings", "user", "tenant", "now"})
+
+
+@dataclass
+class Compiler:
+    spec: LoadedSpec
+    errors: list[SpecError] = field(default_factory=list)
+    settings: frozenset[str] = frozenset()
+    connections: Mapping[str, ConnectionDecl] = field(default_factory=dict)
+    record: RecordRef = RecordRef(None)
+
+    # --- located helpers -------------------------------------------------------------------
+    def fail(self, path: list[PathPart], message: str, hint: str | None = None, key: bool = False) -> None:
+        self.errors.append(SpecError(message, self.spec.source.locate(path, key=key), hint))
+
+    def names(self, roots: frozenset[str]) -> Names:
+        return Names(roots, self.settings)
+
+    def expr(self, path: list[PathPart], text: Any, roots: frozenset[str]) -> Expr | None:
+        try:
+            return compile_expr(text, self.names(roots))
+        except ExpressionError as exc:
+            self.errors.append(SpecError(exc.message, self._shifted(path, exc.offset, False), exc.hint))
+            return None
+
+    def template(self, path: list[PathPart], text: Any, roots: frozenset[str]) -> Template | None:
+        try:
+            return compile_template(text, self.names(roots))
+        except ExpressionError as exc:
+            self.errors.append(SpecError(exc.message, self._shifted(path, exc.offset, True), exc.hint))
+            return None
+
+    def _shifted(self, path: list[PathPart], offset: int, lines: bool) -> Location:
+        """Point inside the scalar: a column offset for expressions, a line offset for templates."""
+        loc = self.spec.source.locate(path)
+        node = _node(self.spec.source.root, path)
+        block = isinstance(node, LiteralScalarString | FoldedScalarString)
+        if lines:
+            return Location(loc.file, loc.line + offset + (1 if block else 0), loc.col if not block else 1)
+        quoted = _is_quoted(node)
+        return Location(loc.file, loc.line, loc.col + offset + (1 if quoted else 0))
+
+    # --- the spec --------------------------------------------------------------------------
+    def compile(self) -> Plan:
+        data = self.spec.data
+        self.errors.extend(validate_structure(self.spec))
+        if not isinstance(data, dict):
+            raise SpecErrors(self.errors)
+        decls = self._settings(data.get("settings") or {})
+        self.settings = frozenset(decls)
+        self.connections = self._connections(data.get("connections") or {})
+        input_spec = self._input(data.get("input") or {})
+        steps = self._steps(data.get("steps") or [], ["steps"], BASE_ROOTS, inside_fetch=False)
+        roots = BASE_ROOTS | {s.id for s in steps}
+        result = self.template(["result"], data["result"], roots) if isinstance(data.get("result"), str) else None
+        self._fixtures(data.get("tests") or [], roots)
+        if self.errors:
+            raise SpecErrors(self.errors)
+        return Plan(name=data["name"], title=data.get("title") or data["name"],
+                    description=data.get("description"), notes=data.get("notes"),
+                    direction=data.get("direction", "outbound"), file=self.spec.file,
+                    input=input_spec, settings=decls, connections=self.connections, steps=tuple(steps),
+                    result=result, fixtures=tuple(data.get("tests") or ()), spec=data)
+
+    def _settings(self, raw: Any) -> dict[str, SettingDecl]:
+        decls: dict[str, SettingDecl] = {}
+        if not isinstance(raw, dict):
+            return decls
+        for name, decl in raw.items():
+            if not isinstance(decl, dict):
+                continue
+            kind = decl.get("type", "string")
+            if kind not in SETTING_TYPES:
+                continue
+            has_default = "default" in decl
+            decls[name] = SettingDecl(
+                name=name, type=kind, default=decl.get("default"), has_default=has_default,
+                required=bool(decl.get("required", not has_default and not decl.get("secret", False))),
+                secret=bool(decl.get("secret", False)),
+                enum=tuple(decl["enum"]) if isinstance(decl.get("enum"), list) else None,
+                description=decl.get("description"), notes=decl.get("notes"))
+        return decls
+
+    def _connections(self, raw: Any) -> dict[str, ConnectionDecl]:
+        out: dict[str, ConnectionDecl] = {}
+        if not isinstance(raw, dict):
+            return out
+        roots = frozenset({"settings"})
+        for name, conn in raw.items():
+            if isinstance(conn, dict) and conn.get("kind") in ("http", "files"):
+                compiled = compile_connection(
+                    name, conn, lambda p, t, r=roots, n=name: self.template(["connections", n, *p], t, r),
+                    lambda p, t, n=name: self.template(["connections", n, *p], t, frozenset({"settings", "fields"})))
+                if compiled is not None:
+                    out[name] = compiled
+        return out
+
+    def _input(self, raw: Any) -> InputSpec:
+        if not isinstance(raw, dict):
+            return InputSpec()
+        id_expr = self.expr(["input", "id"], raw["id"], BASE_ROOTS) if "id" in raw else None
+        self.record = RecordRef(id_expr)
+        schema = raw.get("schema")
+        if isinstance(schema, str):
+            from .validate import SCHEMAS_DIR
+            if not (SCHEMAS_DIR / f"{schema}.schema.json").is_file():
+                self.fail(["input", "schema"], f"unknown input schema '{schema}'",
+                          "name a file under schemas/ without .schema.json, e.g. app4sales/customer")
+                schema = None
+        return InputSpec(format=raw.get("format", "json"), schema=schema, id=id_expr,
+                         force_list=tuple(raw.get("force_list") or ()))
+
+    # --- steps ------------------------------------------------------------------------------
+    def _steps(self, raw: Any, path: list[PathPart], roots: frozenset[str], inside_fetch: bool) -> list[Step]:
+        steps: list[Step] = []
+        seen: set[str] = set()
+        if not isinstance(raw, list):
+            return steps
+        for i, step in enumerate(raw):
+            here = [*path, i]
+            if not isinstance(step, dict) or not isinstance(step.get("id"), str):
+                continue
+            sid = step["id"]
+            if sid in seen or sid in roots:
+                self.fail([*here, "id"], f"step id '{sid}' is already used",
+                          "ids must be unique and must not be input, raw, settings, user, tenant, now or item")
+            seen.add(sid)
+            compiler = STEP_COMPILERS.get(step.get("kind", ""))
+            if compiler is None:
+                continue  # the schema already reported the unknown kind
+            try:
+                compiled = compiler(self, step, here, roots)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                compiled = None  # malformed beyond what the schema reported: nothing more to add
+            if compiled is not None:
+                steps.append(compiled)
+            roots = roots | {sid}
+        return steps
+
+    def common(self, step: dict[str, Any], path: list[PathPart], roots: frozenset[str]) -> dict[str, Any]:
+        when = self.expr([*path, "when"], step["when"], roots) if "when" in step else None
+        return {"id": step["id"], "kind": step["kind"], "when": when, "notes": step.get("notes")}
+
+    def rules(self, raw: Mapping[str, Any], path: list[PathPart], roots: frozenset[str],
+              prefix: str = "", omit_default: bool = False) -> tuple[FieldRule, ...]:
+        out = []
+        for name, rule in raw.items():
+            compiled = self.rule(f"{prefix}{name}", rule, [*path, name], roots, omit_default)
+            if compiled is not None:
+                out.append(compiled)
+        return tuple(out)
+
+    def rule(self, name: str, raw: Any, path: list[PathPart], roots: frozenset[str],
+             omit_default: bool = False) -> FieldRule | None:
+        if isinstance(raw, str):
+            raw = {"from": raw}
+            expr = self.expr(path, raw["from"], roots)
+            if expr is None:
+                return None
+            return self._finish(FieldRule(name, "from", expr.source, expr.evaluate, record=self.record,
+                                          omit_empty=omit_default))
+        if not isinstance(raw, dict):
+            return None
+        sources = [k for k in ("from", "template", "value", "coalesce", "fields", "each", "items") if k in raw]
+        if "each" in raw and "fields" in raw:
+            sources.remove("fields")
+        if len(sources) != 1:
+            which = ", ".join(sources) if sources else "none"
+            self.fail(path, f"field {name} needs exactly one source (from, template, value, coalesce, "
+                            f"fields, each or items); found: {which}")
+            return None
+        kind = sources[0]
+        made = self._source(kind, name, raw, path, roots)
+        if made is None:
+            return None
+        source, text, children, each = made
+        when = self.expr([*path, "when"], raw["when"], roots) if "when" in raw else None
+        unless = self.expr([*path, "unless"], raw["unless"], roots) if "unless" in raw else None
+        values = raw.get("values")
+        if values is not None and any(isinstance(v, dict | list) for v in values.values()):
+            self.fail([*path, "values"], "value table entries must be plain values")
+        return self._finish(FieldRule(
+            name, kind, text, source, when=when, unless=unless, values=values,
+            values_default=raw.get("values_default", MISSING), default=raw.get("default", MISSING),
+            type=raw.get("type"), max_length=raw.get("max_length") if isinstance(raw.get("max_length"), int) else None,
+            required=bool(raw.get("required", False)), omit_empty=bool(raw.get("omit_empty", omit_default)),
+            notes=raw.get("notes"), doc_source=raw.get("source"), children=children, each=each,
+            record=self.record))
+
+    def _source(self, kind: str, name: str, raw: dict[str, Any], path: list[PathPart], roots: frozenset[str]
+                ) -> tuple[Callable[[Mapping[str, Any]], Any], str, tuple[FieldRule, ...], Expr | None] | None:
+        if kind == "from":
+            expr = self.expr([*path, "from"], raw["from"], roots)
+            return (expr.evaluate, expr.source, (), None) if expr else None
+        if kind == "template":
+            tpl = self.template([*path, "template"], raw["template"], roots)
+            return (template_source(tpl), tpl.source, (), None) if tpl else None
+        if kind == "value":
+            constant = raw["value"]
+            return (lambda scope: constant), repr(constant), (), None
+        if kind == "coalesce":
+            exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
+            if any(e is None for e in exprs):
+                return None
+            from .functions import first_non_empty
+            fns = tuple(e.evaluate for e in exprs if e)
+            return ((lambda scope: first_non_empty(*(f(scope) for f in fns))),
+                    " | ".join(e.source for e in exprs if e), (), None)
+        if kind == "fields":
+            children = self.rules(raw["fields"], [*path, "fields"], roots, f"{name}.")
+            return object_builder(children), "(object)", children, None
+        if kind == "each":
+            each = self.expr([*path, "each"], raw["each"], roots)
+            children = self.rules(raw.get("fields") or {}, [*path, "fields"], roots | {"item"}, f"{name}[].")
+            if each is None:
+                return None
+            build = object_builder(children)
+            each_fn = each.evaluate
+
+            def each_source(scope: Mapping[str, Any]) -> list[Any]:
+                items = each_fn(scope)
+                if not isinstance(items, list):
+                    return []
+                return [build({**scope, "item": item}) for item in items]
+            return each_source, each.source, children, each
+        if kind == "items":
+            children = tuple(r for i, item in enumerate(raw["items"])
+                             if (r := self.rule(f"{name}[{i}]", item, [*path, "items", i], roots)) is not None)
+            fns = tuple(c.fast for c in children)
+            from .fields import OMIT
+
+            def items_source(scope: Mapping[str, Any]) -> list[Any]:
+                return [None if (v := f(scope)) is OMIT else v for f in fns]
+            return items_source, "(list)", children, None
+        return None
+
+    @staticmethod
+    def _finish(rule: FieldRule) -> FieldRule:
+        object.__setattr__(rule, "fast", build_fast(rule))
+        return rule
+
+    def _fixtures(self, raw: Any, roots: frozenset[str]) -> None:
+        if not isinstance(raw, list):
+            return
+        step_ids = {s.get("id") for s in _all_steps(self.spec.data.get("steps") or [])}
+        for i, fixture in enumerate(raw):
+            if not isinstance(fixture, dict):
+                continue
+            for sid in (fixture.get("responses") or {}):
+                if sid not in step_ids:
+                    self.fail(["tests", i, "responses", sid], f"fixture answers step '{sid}', which does not exist",
+                              key=True)
+            for name in (fixture.get("settings") or {}):
+                if name not in self.settings:
+                    self.fail(["tests", i, "settings", name], f"fixture sets unknown setting '{name}'", key=True)
+
+
+def _all_steps(steps: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for step in steps:
+        if isinstance(step, dict):
+            out.append(step)
+            out.extend(_all_steps(step.get("each") or []) if isinstance(step.get("each"), list) else [])
+    return out
+
+
+def _node(root: Any, path: list[PathPart]) -> Any:
+    node = root
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _is_quoted(node: Any) -> bool:
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+    return isinstance(node, DoubleQuotedScalarString | SingleQuotedScalarString)
+
+
+def example_response(raw: Any) -> HttpResponse | None:
+    if not isinstance(raw, dict):
+        return None
+    import json
+    body = raw.get("body")
+    content = json.dumps(raw["json"]).encode() if "json" in raw else (body or "").encode()
+    return HttpResponse(int(raw.get("status", 200)), dict(raw.get("headers") or {}), content)
+
+
+def compile_spec(spec: LoadedSpec) -> Plan:
+    return Compiler(spec).compile()
+
+
+from .step_compilers import STEP_COMPILERS  # noqa: E402  (registry needs Compiler defined first)
+
+__all__ = ["Compiler", "compile_spec", "example_response"]

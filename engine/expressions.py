@@ -1,0 +1,299 @@
+"""Compiled expressions: jmespath queries and Jinja templates, checked at load, cheap at run time.
+
+An `Expr` is evaluated against the run's scope (a dict: input, settings, step outputs, ...).
+Compilation does three things once per spec:
+  * parse (syntax errors carry the column inside the expression),
+  * check every function name and every root reference (`settings.X`, a step id) against what
+    the spec declares, walking the parsed tree (jmespath itself only notices unknown functions
+    when it evaluates),
+  * specialise: a plain path such as `input.Addresses[0].City` becomes a chain of direct dict/list
+    getters, about as fast as hand-written Python; anything else keeps jmespath's interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import jmespath
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jmespath import exceptions as jmes_errors
+
+from .functions import JMESPATH_NAMES, JMESPATH_OPTIONS, REGISTRY, jinja_callables
+
+MAX_EXPRESSION_LENGTH = 4_000
+MAX_TEMPLATE_LENGTH = 20_000
+MAX_RENDERED_LENGTH = 1_000_000
+
+
+class ExpressionError(Exception):
+    """Raised while compiling; the compiler turns it into a located SpecError."""
+
+    def __init__(self, message: str, offset: int = 0, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset  # characters into the expression (or lines-1 into a template)
+        self.hint = hint
+
+
+class EvaluationError(Exception):
+    """Raised while evaluating; the runner names the record and field."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """What an expression may refer to at its position in the spec."""
+
+    roots: frozenset[str]
+    settings: frozenset[str]
+
+    def check(self, refs: Iterator[tuple[str, str | None]]) -> None:
+        for root, second in refs:
+            if root not in self.roots:
+                known = ", ".join(sorted(self.roots))
+                raise ExpressionError(f"unknown name '{root}'",
+                                      hint=f"names available here: {known}; a step can only use earlier steps")
+            if root == "settings" and second is not None and second not in self.settings:
+                raise ExpressionError(f"unknown setting '{second}'",
+                                      hint="declare it under settings:")
+
+
+# --- jmespath ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expr:
+    """A compiled jmespath expression. `evaluate(scope)` never parses."""
+
+    source: str
+    evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False, compare=False)
+    is_path: bool = False  # True when specialised into direct getters
+
+
+def compile_expr(source: str, names: Names | None = None) -> Expr:
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("empty expression")
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+    try:
+        parsed = jmespath.compile(source)
+    except jmes_errors.ParseError as exc:
+        offset = exc.lex_position if isinstance(exc.lex_position, int) else 0
+        raise ExpressionError(f"jmespath syntax error: {exc.msg} in {source!r}", offset,
+                              "text literals are 'quoted', JSON literals `backquoted`") from None
+    except jmes_errors.JMESPathError as exc:
+        raise ExpressionError(f"jmespath error: {exc}") from None
+    except RecursionError:
+        raise ExpressionError("expression nests too deeply") from None
+    ast = parsed.parsed
+    for name in _function_names(ast):
+        if name not in JMESPATH_NAMES:
+            raise ExpressionError(f"unknown function '{name}()' in {source!r}",
+                                  hint="see docs/functions.md for the functions available")
+    if _negated_path(ast):
+        raise ExpressionError(f"'!' applies to the first name only in {source!r}, so the rest always "
+                              "yields null", hint="write !(a.b) or is_empty(a.b)")
+    if names is not None:
+        names.check(_root_refs(ast, at_root=True))
+    path = _simple_path(ast)
+    if path is not None:
+        return Expr(source, _getter(tuple(path)), True)
+
+    def evaluate(scope: Mapping[str, Any]) -> Any:
+        try:
+            return parsed.search(scope, options=JMESPATH_OPTIONS)
+        except jmes_errors.JMESPathError as exc:
+            raise EvaluationError(f"{source}: {exc}") from None
+    return Expr(source, evaluate, False)
+
+
+def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in node.get("children", []) if isinstance(c, dict)]
+
+
+def _negated_path(node: dict[str, Any]) -> bool:
+    """`!a.b` parses as `(!a).b`: a boolean's field, always null. Never what the author meant."""
+    children = _children(node)
+    if node.get("type") in ("subexpression", "index_expression") and children \
+            and children[0].get("type") == "not_expression":
+        return True
+    return any(_negated_path(child) for child in children)
+
+
+def _function_names(node: dict[str, Any]) -> Iterator[str]:
+    if node.get("type") == "function_expression":
+        yield node["value"]
+    for child in _children(node):
+        yield from _function_names(child)
+
+
+# Node types whose first child is evaluated against the same value as the node and whose other
+# children are evaluated against each element (or the left result), not against the scope.
+_LEFT_ONLY = {"subexpression", "index_expression", "projection", "value_projection",
+              "filter_projection", "flatten", "pipe"}
+
+
+def _root_refs(node: dict[str, Any], at_root: bool) -> Iterator[tuple[str, str | None]]:
+    kind = node.get("type")
+    if kind == "field":
+        if at_root:
+            yield node["value"], None
+        return
+    if kind == "expref":
+        return  # evaluated against array elements later
+    children = _children(node)
+    if kind == "subexpression" and at_root and children and children[0].get("type") == "field":
+        second = children[1] if len(children) > 1 else None
+        second_name = second["value"] if second and second.get("type") == "field" else None
+        yield children[0]["value"], second_name
+        for child in children[1:]:
+            yield from _root_refs(child, False)
+        return
+    if kind in _LEFT_ONLY:
+        if children:
+            yield from _root_refs(children[0], at_root)
+        for child in children[1:]:
+            yield from _root_refs(child, False)
+        return
+    for child in children:
+        yield from _root_refs(child, at_root)
+
+
+def _simple_path(node: dict[str, Any]) -> list[str | int] | None:
+    """`a.b[0].c` as ['a', 'b', 0, 'c']; None for anything that needs the interpreter."""
+    kind = node.get("type")
+    if kind == "field":
+        return [node["value"]]
+    if kind == "subexpression":
+        parts: list[str | int] = []
+        for child in node["children"]:
+            sub = _simple_path(child)
+            if sub is None:
+                return None
+            parts.extend(sub)
+        return parts
+    if kind == "index_expression":
+        left, right = node["children"]
+        if right.get("type") != "index":
+            return None
+        sub = _simple_path(left) if left.get("type") != "identity" else []
+        return None if sub is None else [*sub, int(right["value"])]
+    return None
+
+
+def _getter(path: tuple[str | int, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    """Direct getters with jmespath's semantics: a missing key or a wrong type yields None."""
+    if len(path) == 1 and isinstance(path[0], str):
+        key = path[0]
+        return lambda scope: scope.get(key) if isinstance(scope, dict) else None
+    if len(path) == 2 and all(isinstance(p, str) for p in path):
+        a, b = path
+
+        def two(scope: Mapping[str, Any]) -> Any:
+            first = scope.get(a) if isinstance(scope, dict) else None
+            return first.get(b) if isinstance(first, dict) else None
+        return two
+
+    def walk(scope: Mapping[str, Any]) -> Any:
+        value: Any = scope
+        for part in path:
+            if isinstance(part, str):
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(part)
+            else:
+                if not isinstance(value, list):
+                    return None
+                try:
+                    value = value[part]
+                except IndexError:
+                    return None
+        return value
+    return walk
+
+
+def truthy(value: Any) -> bool:
+    """jmespath truthiness: false, null, "", [] and {} are false; everything else is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+# --- Jinja ---------------------------------------------------------------------------------------
+
+def _environment() -> jinja2.Environment:
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                        keep_trailing_newline=True)
+    callables = jinja_callables()
+    env.globals.update(callables)
+    env.filters.update(callables)
+    return env
+
+
+JINJA = _environment()
+JINJA_FUNCTIONS = frozenset(JINJA.globals)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A compiled sandboxed Jinja template that renders to text."""
+
+    source: str
+    render: Callable[[Mapping[str, Any]], str] = field(repr=False, compare=False)
+    constant: str | None = None  # set when the template has no {{ }} / {% %} at all
+
+
+def compile_template(source: str, names: Names | None = None) -> Template:
+    if not isinstance(source, str):
+        raise ExpressionError("a template must be text")
+    if len(source) > MAX_TEMPLATE_LENGTH:
+        raise ExpressionError(f"template longer than {MAX_TEMPLATE_LENGTH} characters")
+    if "{{" not in source and "{%" not in source and "{#" not in source:
+        return Template(source, lambda scope: source, source)
+    try:
+        ast = JINJA.parse(source)
+        compiled = JINJA.from_string(ast)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ExpressionError(f"Jinja syntax error: {exc.message}", (exc.lineno or 1) - 1,
+                              "check that every {{ has its }} and every {% if %} its {% endif %}") from None
+    for call in ast.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name not in JINJA_FUNCTIONS \
+                and call.node.name not in _template_locals(ast):
+            raise ExpressionError(f"unknown function '{call.node.name}()' in template",
+                                  hint="see docs/functions.md for the functions available")
+    if names is not None:
+        undeclared = meta.find_undeclared_variables(ast) - JINJA_FUNCTIONS
+        refs = [(name, None) for name in sorted(undeclared)]
+        for attr in ast.find_all(nodes.Getattr):
+            if isinstance(attr.node, nodes.Name) and attr.node.name == "settings":
+                refs.append(("settings", attr.attr))
+        names.check(iter(refs))
+
+    def render(scope: Mapping[str, Any]) -> str:
+        try:
+            text = compiled.render(scope)
+        except jinja2.UndefinedError as exc:
+            raise EvaluationError(f"template refers to something undefined: {exc.message}") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise EvaluationError(f"template blocked by the sandbox: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+            raise EvaluationError(f"template failed: {exc}") from None
+        if len(text) > MAX_RENDERED_LENGTH:
+            raise EvaluationError(f"template rendered more than {MAX_RENDERED_LENGTH} characters")
+        return text
+    return Template(source, render)
+
+
+def _template_locals(ast: nodes.Template) -> set[str]:
+    """Names a template binds itself ({% set %}, {% for %}, macros): not unknown functions."""
+    bound: set[str] = set()
+    for node in ast.find_all((nodes.Assign, nodes.For, nodes.Macro)):
+        if isinstance(node, nodes.Macro):
+            bound.add(node.name)
+        else:
+            for name in node.target.find_all(nodes.Name):
+                bound.add(name.name)
+    return bound
+
+
+FUNCTION_NAMES = frozenset(REGISTRY)

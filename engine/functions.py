@@ -1,0 +1,248 @@
+"""The registry of named functions a spec may call, from jmespath expressions and Jinja templates.
+
+Each function is written once, as plain Python, and registered with its argument types, a one
+line description and an example; the same table feeds jmespath (a `Functions` subclass built from
+it), Jinja (globals and filters), the load-time check for unknown names, and docs/functions.md.
+Functions are pure: the only clock they read is the run's (`now`), set by the engine per run.
+
+To add one: write it below and decorate it with `@register(...)`. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath.functions
+
+GUID_EMPTY = "00000000-0000-0000-0000-000000000000"
+
+# The run's clock. The engine sets it per record so fixtures and previews are deterministic.
+CLOCK: contextvars.ContextVar[Callable[[], dt.datetime]] = contextvars.ContextVar(
+    "specbridge_clock", default=lambda: dt.datetime.now(dt.UTC))
+
+ANY = ["string", "number", "boolean", "array", "object", "null"]
+STR = ["string", "null"]
+NUM = ["number", "null"]
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    fn: Callable[..., Any]
+    args: tuple[tuple[str, list[str]], ...]  # (name, jmespath types)
+    variadic: bool
+    doc: str
+    example: str
+
+    def jmespath_signature(self) -> tuple[dict[str, Any], ...]:
+        sig = [{"types": list(types)} for _, types in self.args]
+        if self.variadic and sig:
+            sig[-1]["variadic"] = True
+        return tuple(sig)
+
+
+REGISTRY: dict[str, Function] = {}
+
+
+def register(*args: tuple[str, list[str]], variadic: bool = False, doc: str, example: str
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY[fn.__name__.rstrip("_")] = Function(
+            fn.__name__.rstrip("_"), fn, tuple(args), variadic, doc, example)
+        return fn
+    return decorate
+
+
+def is_empty(value: Any) -> bool:
+    """Empty means: null, "", whitespace only, [] or {}. 0 and false are values, not empty."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, list | dict):
+        return len(value) == 0
+    return False
+
+
+# --- text ------------------------------------------------------------------------------------
+
+@register(("text", STR), ("length", ["number"]),
+          doc="The first `length` characters of `text`; null stays null.",
+          example="truncate('Bakkerij de Gouden Korenaar', `10`) -> 'Bakkerij d'")
+def truncate(text: str | None, length: float) -> str | None:
+    return None if text is None else text[: max(0, int(length))]
+
+
+@register(("text", STR), ("length", ["number"]),
+          doc="Same as truncate: the leftmost `length` characters.",
+          example="left('Acme', `2`) -> 'Ac'")
+def left(text: str | None, length: float) -> str | None:
+    return truncate(text, length)
+
+
+@register(("text", STR), doc="Upper case; null stays null.", example="upper('acme') -> 'ACME'")
+def upper(text: str | None) -> str | None:
+    return None if text is None else text.upper()
+
+
+@register(("text", STR), doc="Lower case; null stays null.", example="lower('ACME') -> 'acme'")
+def lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+@register(("text", STR), doc="Whitespace removed at both ends; null stays null.",
+          example="trim('  a b ') -> 'a b'")
+def trim(text: str | None) -> str | None:
+    return None if text is None else text.strip()
+
+
+@register(("text", STR), ("old", ["string"]), ("new", ["string"]),
+          doc="Every `old` in `text` replaced by `new`.", example="replace('a-b', '-', '') -> 'ab'")
+def replace(text: str | None, old: str, new: str) -> str | None:
+    return None if text is None else text.replace(old, new)
+
+
+@register(("parts", ANY), variadic=True,
+          doc="The parts joined as text; nulls count as empty, numbers keep their digits.",
+          example="concat('C', `42`) -> 'C42'")
+def concat(*parts: Any) -> str:
+    return "".join(_text(p) for p in parts)
+
+
+@register(("text", STR), ("separator", ["string"]),
+          doc="Split on `separator`, trim each part, drop empty parts.",
+          example="split('Klant, Leverancier', ',') -> ['Klant', 'Leverancier']")
+def split(text: str | None, separator: str) -> list[str]:
+    if not text:
+        return []
+    return [p.strip() for p in text.split(separator) if p.strip()]
+
+
+@register(("value", ANY), ("list", ["string", "array", "null"]),
+          doc="True when `value` is one of a comma-separated list (or array), compared as trimmed, "
+              "case-insensitive text.",
+          example="in_list('B2', 'B1, B2') -> true")
+def in_list(value: Any, items: str | list[Any] | None) -> bool:
+    if value is None or items is None:
+        return False
+    candidates = split(items, ",") if isinstance(items, str) else [_text(i).strip() for i in items]
+    needle = _text(value).strip().lower()
+    return any(needle == c.lower() for c in candidates)
+
+
+@register(("text", STR), doc="MD5 of the UTF-8 text, as 32 lower-case hex digits (for request signatures).",
+          example="md5('abc') -> '900150983cd24fb0d6963f7d28e17f72'")
+def md5(text: str | None) -> str:
+    return hashlib.md5((text or "").encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+# --- values ------------------------------------------------------------------------------------
+
+@register(("values", ANY), variadic=True,
+          doc="The first argument that is not empty (null, blank text, [] or {}); null if all are.",
+          example="first_non_empty(input.Email, input.ContactPersons[0].Email) -> 'a@b.nl'")
+def first_non_empty(*values: Any) -> Any:
+    for value in values:
+        if not is_empty(value):
+            return value
+    return None
+
+
+@register(("value", ANY), doc="True when the value is null, blank text, [] or {}.",
+          example="is_empty('  ') -> true")
+def is_empty_(value: Any) -> bool:
+    return is_empty(value)
+
+
+@register(("condition", ANY), ("if_true", ANY), ("if_false", ANY),
+          doc="`if_true` when the condition is truthy (jmespath truthiness), else `if_false`.",
+          example="choose(input.VatLiable, 'Y', 'N') -> 'Y'")
+def choose(condition: Any, if_true: Any, if_false: Any) -> Any:
+    return if_true if _truthy(condition) else if_false
+
+
+@register(("object", ["object", "null"]), ("key", ["string", "number", "null"]),
+          doc="The value under `key` in an object (e.g. a table indexed by a lookup step); null when absent.",
+          example="get(countries, 'NL').id -> '3fa8...'")
+def get(obj: dict[str, Any] | None, key: Any) -> Any:
+    if obj is None or key is None:
+        return None
+    return obj.get(key if isinstance(key, str) else _text(key))
+
+
+@register(("object", ["object", "null"]), ("key_name", ["string"]), ("value_name", ["string"]),
+          doc="An object as a list of {key_name: key, value_name: value} pairs, in order.",
+          example="to_entries({\"A\": \"C\"}, 'Name', 'Type') -> [{\"Name\": \"A\", \"Type\": \"C\"}]")
+def to_entries(obj: dict[str, Any] | None, key_name: str, value_name: str) -> list[dict[str, Any]]:
+    return [{key_name: k, value_name: v} for k, v in (obj or {}).items()]
+
+
+@register(("object", ["object", "null"]), ("keys", ["array"]),
+          doc="The values of `object` for each of `keys`, in that order (null where absent).",
+          example="values_of({\"a\": 1, \"b\": 2}, ['b', 'a']) -> [2, 1]")
+def values_of(obj: dict[str, Any] | None, keys: list[Any]) -> list[Any]:
+    obj = obj or {}
+    return [obj.get(k) for k in keys]
+
+
+@register(("number", NUM), ("digits", ["number"]),
+          doc="The number rounded to `digits` decimals; null stays null.", example="round(`2.345`, `2`) -> 2.35")
+def round_(number: float | None, digits: float) -> float | None:
+    return None if number is None else round(number, int(digits))
+
+
+@register(doc="The all-zero GUID, for an id that could not be found.",
+          example="guid_empty() -> '00000000-0000-0000-0000-000000000000'")
+def guid_empty() -> str:
+    return GUID_EMPTY
+
+
+@register(doc="The run's current time in UTC, ISO 8601 with seconds (fixtures may fix it).",
+          example="now() -> '2026-11-21T10:00:00Z'")
+def now() -> str:
+    return iso(CLOCK.get()())
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+# --- adapters ----------------------------------------------------------------------------------
+
+def _jmespath_method(function: Function) -> Callable[..., Any]:
+    def method(self: Any, *args: Any) -> Any:
+        return function.fn(*args)
+    method.signature = function.jmespath_signature()  # type: ignore[attr-defined]
+    return method
+
+
+JmesFunctions = type(
+    "JmesFunctions", (jmespath.functions.Functions,),
+    {f"_func_{name}": _jmespath_method(f) for name, f in REGISTRY.items()},
+)
+JMESPATH_OPTIONS = jmespath.Options(custom_functions=JmesFunctions())
+JMESPATH_NAMES = frozenset(JmesFunctions.FUNCTION_TABLE)  # ours plus jmespath's built-ins
+
+
+def jinja_callables() -> dict[str, Callable[..., Any]]:
+    """Name -> callable for Jinja globals and filters (filters receive the value first)."""
+    return {name: f.fn for name, f in REGISTRY.items()}

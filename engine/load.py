@@ -1,0 +1,175 @@
+"""Stage 1: read a spec file into plain data, keeping where every node came from.
+
+ruamel.yaml's round-trip loader records the line and column of every mapping key, value and
+sequence item. We convert its tree to plain JSON-like data (what the validator and compiler work
+on) and keep the ruamel tree beside it in a `SourceMap`, which turns a path such as
+`("steps", 2, "fields", "Name", "max_length")` back into `file:line:col`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .errors import Location, SpecError
+
+MAX_DEPTH = 60  # deep enough for any real spec; stops recursion bombs early
+MAX_SPEC_BYTES = 2_000_000
+
+PathPart = str | int
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Maps a path inside the loaded document back to its position in the file."""
+
+    file: str
+    root: Any
+
+    def locate(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
+        """Position of the node at `path`; with `key=True`, of the last mapping key itself."""
+        node = self.root
+        line, col = _own_position(node)
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            try:
+                if isinstance(node, CommentedMap):
+                    if part not in node:
+                        break
+                    k_line, k_col, v_line, v_col = node.lc.data[part]
+                    line, col = (k_line, k_col) if (key and last) else (v_line, v_col)
+                elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                    line, col = node.lc.item(part)
+                else:
+                    break
+            except (KeyError, IndexError, TypeError):
+                break  # keys merged in through `<<:` have no position of their own
+            node = node[part]
+        return Location(self.file, line + 1, col + 1)
+
+    def locate_key(self, path: Sequence[PathPart]) -> Location:
+        return self.locate(path, key=True)
+
+
+def _own_position(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line, lc.col
+    return 0, 0
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A spec as plain data plus its source map."""
+
+    data: Any
+    source: SourceMap
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    yaml.max_depth = MAX_DEPTH
+    return yaml
+
+
+def load_text(text: str, file: str = "<spec>") -> LoadedSpec:
+    """Parse YAML text. Raises SpecError with a location for every syntax problem."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec is {len(text)} bytes, more than the limit of {MAX_SPEC_BYTES}",
+                        Location(file, 1, 1), "split it into several specs")
+    try:
+        root = _yaml().load(text)
+    except DuplicateKeyError as exc:
+        raise _from_marked(exc, file, "a key appears twice in the same mapping",
+                           "remove or rename one of them") from None
+    except MarkedYAMLError as exc:
+        raise _from_marked(exc, file, "YAML syntax error", _yaml_hint(exc)) from None
+    except YAMLError as exc:  # e.g. MaxDepthExceededError carries no mark
+        raise SpecError(f"YAML error: {_first_line(str(exc))}", Location(file, 1, 1)) from None
+    except RecursionError:
+        raise SpecError("YAML nesting is too deep", Location(file, 1, 1)) from None
+    try:
+        data = to_plain(root)
+    except RecursionError:
+        raise SpecError("YAML nesting is too deep", Location(file, 1, 1)) from None
+    return LoadedSpec(data, SourceMap(file, root))
+
+
+def load_file(path: str | Path) -> LoadedSpec:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec: {exc.strerror}", Location(str(path), 1, 1)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError("spec is not valid UTF-8", Location(str(path), line, 1),
+                        "save the file as UTF-8") from None
+    return load_text(text, str(path))
+
+
+def to_plain(node: Any) -> Any:
+    """The ruamel tree as plain dict/list/str/int/float/bool/None, in document order."""
+    if isinstance(node, dict):
+        return {_plain_key(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, dt.datetime | dt.date):
+        # An unquoted 2024-01-01 is a date in YAML; keep the text the consultant wrote.
+        return node.isoformat()
+    if isinstance(node, TaggedScalar):
+        return str(node.value)  # tags such as !!python/name are never executed, only read as text
+    return str(node)
+
+
+def _plain_key(key: Any) -> Any:
+    plain = to_plain(key)
+    return plain if isinstance(plain, str | int | float | bool) or plain is None else str(plain)
+
+
+def _from_marked(exc: MarkedYAMLError, file: str, what: str, hint: str | None) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or exc.context or ""
+    message = f"{what}: {_first_line(problem)}" if problem else what
+    return SpecError(message, Location(file, line, col), hint)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _yaml_hint(exc: MarkedYAMLError) -> str | None:
+    problem = (exc.problem or "") + (exc.context or "")
+    if "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': '"
+    if "could not find expected ':'" in problem or "simple key" in problem:
+        return "check the indentation and that every key ends with ':'"
+    if "found character '@'" in problem or "'`'" in problem:
+        return "quote values that start with @ or `"
+    return None

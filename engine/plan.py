@@ -1,0 +1,209 @@
+"""Stage 4: the Plan, the compiled form of a spec, and how it runs a record.
+
+A Plan is immutable and shared freely between threads; each record gets its own `Run`. Running
+is: read the input -> resolve settings -> evaluate the steps in order -> render the result ->
+apply the write-backs in one store transaction (skipped in preview, where nothing is written and
+no network is touched).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .connections import ConnectionDecl, close_connections, open_connections
+from .errors import FlowError, InputError, SpecbridgeError
+from .expressions import EvaluationError, Expr, Template, truthy
+from .functions import CLOCK, _text, iso
+from .inputs import parse_json, parse_xml
+from .runtime import Answer, Result, Run, Services
+from .settings import SettingDecl, Settings, resolve
+from .steps import Step
+from .store.protocol import JournalEntry, Store
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    format: str = "json"
+    schema: str | None = None
+    id: Expr | None = None
+    force_list: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    title: str
+    description: str | None
+    notes: str | None
+    direction: str
+    file: str
+    input: InputSpec
+    settings: Mapping[str, SettingDecl]
+    connections: Mapping[str, ConnectionDecl]
+    steps: tuple[Step, ...]
+    result: Template | None
+    fixtures: tuple[dict[str, Any], ...] = ()
+    spec: Any = field(default=None, repr=False, compare=False)
+
+    # --- input -------------------------------------------------------------------------------
+    def read_input(self, data: str | bytes | Any) -> tuple[Any, str | None]:
+        """The record as the steps see it, plus its raw text (for flows that pass it on verbatim)."""
+        raw: str | None = None
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError("input is not valid UTF-8") from None
+        if isinstance(data, str):
+            raw = data
+            if self.input.format == "json":
+                record = parse_json(data)
+            elif self.input.format == "xml":
+                record = parse_xml(data, self.input.force_list)
+            else:
+                record = data
+        else:
+            record = data
+            raw = json.dumps(data, ensure_ascii=False) if self.input.format == "json" else None
+        if self.input.schema:
+            _check_schema(self.input.schema, record, self._record_name(record))
+        return record, raw
+
+    def _record_name(self, record: Any) -> str | None:
+        if self.input.id is None:
+            return None
+        try:
+            value = self.input.id.evaluate({"input": record})
+        except EvaluationError:
+            return None
+        return None if value in (None, "") else _text(value)
+
+    # --- running -------------------------------------------------------------------------------
+    def run(self, record: Any, *, settings: Mapping[str, Any] | None = None, store: Store | None = None,
+            user: str | None = None, tenant: str = "default", connections: Mapping[str, Any] | None = None,
+            clock: Callable[[], dt.datetime] | None = None, explain: bool = False,
+            run_key: str | None = None) -> Result:
+        """Run for real: remote calls through the connections, write-backs into the store."""
+        resolved = resolve(self.settings, settings)
+        opened = None
+        if connections is None:
+            connections = opened = open_connections(self.connections, resolved, self.name, store)
+        try:
+            services = Services(store=store, connections=connections, clock=clock or _utcnow)
+            return self.execute(record, resolved, services, user=user, tenant=tenant, explain=explain,
+                                run_key=run_key)
+        finally:
+            if opened is not None:
+                close_connections(opened)
+
+    def preview(self, record: Any, *, settings: Mapping[str, Any] | None = None, store: Store | None = None,
+                user: str | None = None, tenant: str = "default",
+                answer: Callable[[str, dict[str, Any]], Answer | None] | None = None,
+                clock: Callable[[], dt.datetime] | None = None, explain: bool = False) -> Result:
+        """Run without network or writes: send steps are answered by `answer` or their examples."""
+        resolved = resolve(self.settings, settings)
+        services = Services(store=store, clock=clock or _utcnow, answer=answer or (lambda step, req: None),
+                            dry_run=True)
+        return self.execute(record, resolved, services, user=user, tenant=tenant, explain=explain)
+
+    def run_many(self, records: Iterable[Any], *, workers: int = 4, **kwargs: Any) -> list[Result | SpecbridgeError]:
+        """Run records concurrently on a bounded thread pool; one failure does not stop the others."""
+        resolved = resolve(self.settings, kwargs.pop("settings", None))
+        store = kwargs.get("store")
+        connections = open_connections(self.connections, resolved, self.name, store)
+        try:
+            def one(record: Any) -> Result | SpecbridgeError:
+                try:
+                    return self.run(record, settings=resolved.values, connections=connections, **kwargs)
+                except SpecbridgeError as exc:
+                    return exc
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                return list(pool.map(one, records))
+        finally:
+            close_connections(connections)
+
+    def execute(self, record: Any, settings: Settings, services: Services, *, user: str | None,
+                tenant: str, explain: bool = False, run_key: str | None = None) -> Result:
+        record, raw = self.read_input(record)
+        clock = services.clock
+        scope: dict[str, Any] = {"input": record, "raw": raw, "settings": settings.values, "user": user,
+                                 "tenant": tenant, "now": iso(clock())}
+        run = Run(scope, services, settings, self.name, run_key or uuid.uuid4().hex,
+                  trace=[] if explain else None)
+        token = CLOCK.set(clock)
+        journal = services.store if (services.store is not None and not services.dry_run) else None
+        try:
+            if journal:
+                journal.journal(JournalEntry(run.run_key, self.name, "", "started"))
+            for step in self.steps:
+                run.step = step.id
+                if step.when is not None and not truthy(step.when.evaluate(scope)):
+                    scope[step.id] = None
+                    continue
+                scope[step.id] = step.run(run)
+            message = self.result.render(scope) if self.result is not None else "OK"
+            writes = [w.as_dict() for w in run.writes]
+            if not services.dry_run and services.store is not None and (run.writes or run.saves):
+                _apply_writes(services.store, run, tenant)
+            if journal:
+                journal.journal(JournalEntry(run.run_key, self.name, "", "done",
+                                             {"writes": len(run.writes), "saves": len(run.saves)}))
+            outputs = {s.id: scope.get(s.id) for s in self.steps}
+            return Result(settings.redact(message), run.requests, writes, outputs, run.trace, run.counts)
+        except EvaluationError as exc:
+            error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)
+            self._journal_error(journal, run, error)
+            raise error from None
+        except InputError as exc:
+            if exc.record is None:
+                named = InputError(exc.message, self._record_name(record), exc.field or run.step)
+                self._journal_error(journal, run, named)
+                raise named from None
+            self._journal_error(journal, run, exc)
+            raise
+        except SpecbridgeError as exc:
+            self._journal_error(journal, run, exc)
+            raise
+        finally:
+            CLOCK.reset(token)
+
+    def _journal_error(self, journal: Store | None, run: Run, error: Exception) -> None:
+        if journal is not None:
+            try:
+                journal.journal(JournalEntry(run.run_key, self.name, run.step, "error",
+                                             {"error": run.settings.redact(str(error))}))
+            except SpecbridgeError:
+                pass
+
+
+def _apply_writes(store: Store, run: Run, tenant: str) -> None:
+    """All write-backs and saves of one flow commit together or not at all."""
+    with store.transaction():
+        for write in run.writes:
+            key = write.key
+            found = store.update_customer_fields(write.values, tenant, guid=key.get("CustomerGuid"),
+                                                 code=key.get("CustomerCode"))
+            if not found:
+                raise FlowError(f"write-back {write.step}: no customer with {json.dumps(key)} in the store",
+                                write.step)
+        for document in run.saves:
+            store.upsert_customer(document, tenant)
+
+
+def _check_schema(name: str, record: Any, record_name: str | None) -> None:
+    from .validate import schema_validator
+    errors = sorted(schema_validator(name).iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        first = errors[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path).lstrip(".")
+        raise InputError(first.message, record_name, where or "(record)")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,85 @@
+"""What one run of a Plan carries: the scope, the services it may touch, and what it did.
+
+`Services` are injected (store, open connections, clock, preview answers): the compiled steps are
+pure functions of the scope plus these, which is why preview and fixtures need no network.
+A `Run` is created per record and never shared between threads; the Plan itself is immutable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transports.base import HttpResponse
+
+from .settings import Settings
+from .store.protocol import Store
+
+Answer = HttpResponse | Exception  # what preview/fixtures give back instead of a remote call
+
+
+@dataclass
+class Services:
+    """Everything outside the Plan that a run may use."""
+
+    store: Store | None = None
+    connections: Mapping[str, Any] = field(default_factory=dict)  # name -> open transport
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # Preview and fixtures: step id + request -> answer, instead of calling a transport.
+    answer: Callable[[str, dict[str, Any]], Answer] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # `once` lookups, shared by a run's records
+    # Preview: nothing is written, sequences are only peeked at.
+    dry_run: bool = False
+
+
+@dataclass
+class Write:
+    """A pending write-back into the store, applied together at the end of a flow."""
+
+    key: dict[str, Any]
+    values: dict[str, Any]
+    step: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": "customers", "key": self.key, "set": self.values, "step": self.step}
+
+
+@dataclass
+class Run:
+    """The state of one record going through the steps."""
+
+    scope: dict[str, Any]
+    services: Services
+    settings: Settings
+    flow: str
+    run_key: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    saves: list[dict[str, Any]] = field(default_factory=list)
+    trace: list[dict[str, Any]] | None = None
+    counts: dict[str, Any] | None = None
+    step: str = ""
+
+
+@dataclass
+class Result:
+    """What a run did: its message, the requests it sent, the writes it made, each step's output."""
+
+    message: str
+    requests: list[dict[str, Any]]
+    writes: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    trace: list[dict[str, Any]] | None = None
+    counts: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"requests": self.requests, "result": self.message}
+        if self.writes:
+            out["writes"] = self.writes
+        if self.counts is not None:
+            out["counts"] = self.counts
+        if self.trace is not None:
+            out["explain"] = self.trace
+        return out

@@ -1,0 +1,179 @@
+"""One compile function per step kind, registered in `STEP_COMPILERS` (kind -> function).
+
+Each takes the compiler (for located errors and expression compilation), the step's raw data,
+its path in the spec and the names visible to it, and returns a frozen Step from engine/steps.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .load import PathPart
+from .steps import (CheckStep, FilterStep, GenerateStep, HttpLookupStep, MapStep, Outcome, ParseStep,
+                    SaveStep, SendStep, Step, StoreLookupStep, WritebackStep)
+
+if TYPE_CHECKING:
+    from .compile import Compiler
+
+Roots = frozenset[str]
+StepCompiler = Callable[["Compiler", dict[str, Any], list[PathPart], Roots], Step | None]
+
+
+def _pairs_expr(c: Compiler, raw: Any, path: list[PathPart], roots: Roots) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, e) for k, v in (raw or {}).items() if (e := c.expr([*path, k], v, roots)) is not None)
+
+
+def _pairs_template(c: Compiler, raw: Any, path: list[PathPart], roots: Roots) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, t) for k, v in (raw or {}).items() if (t := c.template([*path, k], v, roots)) is not None)
+
+
+def _connection(c: Compiler, step: dict[str, Any], path: list[PathPart]) -> str | None:
+    name = step.get("connection")
+    if name not in c.connections:
+        known = ", ".join(sorted(c.connections)) or "none declared"
+        c.fail([*path, "connection"], f"unknown connection '{name}'", f"connections: {known}")
+        return None
+    return name
+
+
+def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    lets = []
+    let_roots = roots
+    for name, text in (step.get("let") or {}).items():
+        expr = c.expr([*path, "let", name], text, let_roots)
+        if expr is not None:
+            lets.append((name, expr))
+        let_roots = let_roots | {name}
+    rules = c.rules(step["fields"], [*path, "fields"], let_roots, omit_default=bool(step.get("omit_empty")))
+    return MapStep(**c.common(step, path, roots), lets=tuple(lets), rules=rules, title=step.get("title"))
+
+
+def compile_lookup(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    found_roots = roots | {"found"}
+    select = c.expr([*path, "select"], step["select"], found_roots) if "select" in step else None
+    error = c.template([*path, "error"], step["error"], found_roots) if "error" in step else None
+    common = dict(c.common(step, path, roots), select=select, default=step.get("default"),
+                  required=bool(step.get("required")), error=error)
+    if "table" in step and "connection" in step:
+        c.fail(path, "a lookup reads either a store table or a connection, not both")
+        return None
+    if "table" in step:
+        if not step.get("where"):
+            c.fail(path, "a store lookup needs `where:` (column: expression)")
+            return None
+        return StoreLookupStep(**common, table=step["table"], where=_pairs_expr(c, step["where"], [*path, "where"], roots))
+    if "connection" not in step:
+        c.fail(path, "a lookup needs `table:` (the store) or `connection:` (an HTTP GET)")
+        return None
+    connection = _connection(c, step, path)
+    path_tpl = c.template([*path, "path"], step.get("path", ""), roots)
+    # index_by is evaluated against each element of the list, so its names are the element's own.
+    index_by = _compile_free(c, [*path, "index_by"], step["index_by"]) if "index_by" in step else None
+    if connection is None or path_tpl is None:
+        return None
+    from .compile import example_response
+    return HttpLookupStep(**common, connection=connection, path=path_tpl,
+                          params=_pairs_template(c, step.get("params"), [*path, "params"], roots),
+                          index_by=index_by,
+                          once=bool(step.get("once")), example=example_response(step.get("example")))
+
+
+def _compile_free(c: Compiler, path: list[PathPart], text: Any) -> Any:
+    from .expressions import ExpressionError, compile_expr
+    try:
+        return compile_expr(text, None)
+    except ExpressionError as exc:
+        c.fail(path, exc.message, exc.hint)
+        return None
+
+
+def compile_generate(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    start = c.expr([*path, "start"], step["start"], roots) if "start" in step else None
+    return GenerateStep(**c.common(step, path, roots), sequence=step["sequence"], start=start)
+
+
+def compile_send(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    connection = _connection(c, step, path)
+    if connection is None:
+        return None
+    kind = c.connections[connection].kind
+    bodies = [k for k in ("json", "form", "body") if k in step]
+    if len(bodies) > 1:
+        c.fail(path, f"a request has one body; found {', '.join(bodies)}")
+    if kind == "files" and (bodies not in ([], ["body"]) or "method" in step):
+        c.fail(path, "a files connection uploads `body:` to `path:`; method, json and form are for http")
+    if kind == "http" and "method" not in step:
+        c.fail(path, "an http send needs `method:`")
+    body_kind = bodies[0] if bodies else None
+    body = c.expr([*path, body_kind], step[body_kind], roots) if body_kind else None
+    path_tpl = c.template([*path, "path"], step.get("path", ""), roots)
+    response_roots = roots | {"response"}
+    outcomes = []
+    for i, raw in enumerate(step.get("outcomes") or []):
+        when = c.expr([*path, "outcomes", i, "when"], raw["when"], response_roots)
+        error = c.template([*path, "outcomes", i, "error"], raw["error"], response_roots) if "error" in raw else None
+        if "error" not in raw and not raw.get("ok"):
+            c.fail([*path, "outcomes", i], "an outcome needs `error:` (stop with a message) or `ok: true`")
+        if when is not None:
+            outcomes.append(Outcome(when, error, bool(raw.get("ok"))))
+    if path_tpl is None:
+        return None
+    from .compile import example_response
+    return SendStep(**c.common(step, path, roots), connection=connection, transport_kind=kind,
+                    method=step.get("method", "PUT"), path=path_tpl,
+                    params=_pairs_template(c, step.get("params"), [*path, "params"], roots),
+                    headers=_pairs_template(c, step.get("headers"), [*path, "headers"], roots),
+                    body_kind=body_kind, body=body, content_type=step.get("content_type"),
+                    response_format=step.get("response", "json"), force_list=tuple(step.get("force_list") or ()),
+                    idempotent=step.get("idempotent"),
+                    ok_status=frozenset(step["ok_status"]) if step.get("ok_status") else None,
+                    outcomes=tuple(outcomes), example=example_response(step.get("example")))
+
+
+def compile_check(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    that = c.expr([*path, "that"], step["that"], roots)
+    error = c.template([*path, "error"], step["error"], roots)
+    return CheckStep(**c.common(step, path, roots), that=that, error=error) if that and error else None
+
+
+def compile_filter(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    keep = c.expr([*path, "keep"], step["keep"], roots)
+    reason = c.template([*path, "reason"], step["reason"], roots) if "reason" in step else None
+    return FilterStep(**c.common(step, path, roots), keep=keep, reason=reason) if keep else None
+
+
+def compile_writeback(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    key = _pairs_expr(c, step["key"], [*path, "key"], roots)
+    rules = c.rules(step["set"], [*path, "set"], roots)
+    return WritebackStep(**c.common(step, path, roots), key=key, rules=rules)
+
+
+def compile_save(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    source = c.expr([*path, "from"], step["from"], roots)
+    return SaveStep(**c.common(step, path, roots), source=source) if source else None
+
+
+def compile_parse(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    source = c.expr([*path, "from"], step["from"], roots)
+    return ParseStep(**c.common(step, path, roots), source=source, format=step["format"],
+                     force_list=tuple(step.get("force_list") or ())) if source else None
+
+
+def compile_fetch(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
+    from .fetch import compile_fetch as build
+    return build(c, step, path, roots)
+
+
+STEP_COMPILERS: dict[str, StepCompiler] = {
+    "map": compile_map,
+    "lookup": compile_lookup,
+    "generate": compile_generate,
+    "send": compile_send,
+    "fetch": compile_fetch,
+    "filter": compile_filter,
+    "check": compile_check,
+    "writeback": compile_writeback,
+    "save": compile_save,
+    "parse": compile_parse,
+}

@@ -1,0 +1,358 @@
+"""The step kinds a spec can use. Each is a frozen object with one method, `run(run) -> output`.
+
+Compiling a step (engine/compile.py) produces one of these; the runner stores each output in the
+scope under the step's id. Steps reach the outside world only through `run.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transports.base import FileUpload, HttpRequest, HttpResponse
+
+from .errors import FlowError, InputError, TransportError
+from .expressions import Expr, Template, truthy
+from .fields import FieldRule, Source, explain_object, object_builder
+from .functions import _text, is_empty
+from .inputs import parse_json, parse_xml
+from .runtime import Run, Write
+
+
+class Skip(Exception):  # noqa: N818 - control flow, not an error: a filter dropped the record
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: str
+    when: Expr | None
+    notes: str | None
+
+    def run(self, run: Run) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MapStep(Step):
+    lets: tuple[tuple[str, Expr], ...]
+    rules: tuple[FieldRule, ...]
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_build", object_builder(self.rules))
+
+    def run(self, run: Run) -> Any:
+        scope = run.scope
+        if self.lets:
+            scope = dict(scope)
+            for name, expr in self.lets:
+                scope[name] = expr.evaluate(scope)
+        if run.trace is not None:
+            return explain_object(self.rules, scope, run.trace)
+        return self._build(scope)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoreLookupStep(Step):
+    table: str
+    where: tuple[tuple[str, Expr], ...]
+    select: Expr | None
+    default: Any
+    required: bool
+    error: Template | None
+
+    def run(self, run: Run) -> Any:
+        key = {column: expr.evaluate(run.scope) for column, expr in self.where}
+        found = None
+        store = run.services.store
+        if store is not None and not any(is_empty(v) for v in key.values()):
+            found = store.lookup(self.table, key, tenant=run.scope.get("tenant") or "default")
+        return _finish_lookup(self, run, found, f"{self.table} {key}")
+
+
+@dataclass(frozen=True)
+class HttpLookupStep(Step):
+    connection: str
+    path: Template
+    params: tuple[tuple[str, Template], ...]
+    index_by: Expr | None
+    once: bool
+    select: Expr | None
+    default: Any
+    required: bool
+    error: Template | None
+    example: HttpResponse | None
+
+    def run(self, run: Run) -> Any:
+        path = self.path.render(run.scope)
+        params = {k: t.render(run.scope) for k, t in self.params}
+        cache_key = f"{self.id}:{path}:{sorted(params.items())}"
+        cache = run.services.cache
+        if self.once and cache_key in cache:
+            found = cache[cache_key]
+        else:
+            request = HttpRequest("GET", path, params=params)
+            response = call_http(run, self.id, self.connection, request, self.example)
+            found = read_body(response, "json", (), f"{self.id} response")
+            if self.index_by is not None and isinstance(found, list):
+                index_by = self.index_by
+                found = {_text(index_by.evaluate(item)): item for item in found
+                         if not is_empty(index_by.evaluate(item))}
+            if self.once:
+                cache[cache_key] = found
+        return _finish_lookup(self, run, found, path)
+
+
+def _finish_lookup(step: Any, run: Run, found: Any, what: str) -> Any:
+    value = found
+    if step.select is not None:
+        value = step.select.evaluate({**run.scope, "found": found})
+    if is_empty(value):
+        if step.required:
+            message = step.error.render({**run.scope, "found": found}) if step.error else f"{what}: not found"
+            raise FlowError(message, step.id)
+        return step.default
+    return value
+
+
+@dataclass(frozen=True)
+class GenerateStep(Step):
+    sequence: str
+    start: Expr | None
+
+    def run(self, run: Run) -> Any:
+        start_value = self.start.evaluate(run.scope) if self.start is not None else 1
+        try:
+            start = int(start_value if start_value is not None else 1)
+        except (TypeError, ValueError):
+            raise InputError(f"sequence start {start_value!r} is not a whole number", field=self.id) from None
+        store = run.services.store
+        tenant = run.scope.get("tenant") or "default"
+        if store is None:
+            return start
+        if run.services.dry_run:
+            return store.peek_sequence(self.sequence, start, tenant)
+        return store.next_sequence(self.sequence, start, tenant)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    when: Expr
+    error: Template | None
+    ok: bool
+
+
+@dataclass(frozen=True)
+class SendStep(Step):
+    connection: str
+    transport_kind: str  # http | files
+    method: str
+    path: Template
+    params: tuple[tuple[str, Template], ...]
+    headers: tuple[tuple[str, Template], ...]
+    body_kind: str | None  # json | form | body
+    body: Expr | None
+    content_type: str | None
+    response_format: str
+    force_list: tuple[str, ...]
+    idempotent: bool | None
+    ok_status: frozenset[int] | None
+    outcomes: tuple[Outcome, ...]
+    example: HttpResponse | None
+
+    def run(self, run: Run) -> Any:
+        scope = run.scope
+        path = self.path.render(scope)
+        body = self.body.evaluate(scope) if self.body is not None else None
+        if self.transport_kind == "files":
+            return self._upload(run, path, body)
+        headers = {k: t.render(scope) for k, t in self.headers}
+        if self.content_type:
+            headers["Content-Type"] = self.content_type
+        request = HttpRequest(
+            self.method, path, params={k: t.render(scope) for k, t in self.params}, headers=headers,
+            json=body if self.body_kind == "json" else None,
+            form=_form(body, self.id) if self.body_kind == "form" else None,
+            content=_bytes(body) if self.body_kind == "body" else None,
+            idempotent=self.idempotent)
+        try:
+            response = call_http(run, self.id, self.connection, request, self.example)
+        except TransportError as exc:
+            if not self.outcomes:
+                raise
+            return self._decide(run, {"status": None, "headers": {}, "body": None,
+                                      "error": run.settings.redact(str(exc))}, None)
+        parsed = {"status": response.status, "headers": dict(response.headers),
+                  "body": read_body(response, self.response_format, self.force_list, f"{self.id} response",
+                                    strict=False),
+                  "error": None}
+        return self._decide(run, parsed, response)
+
+    def _upload(self, run: Run, path: str, body: Any) -> Any:
+        content = _bytes(body)
+        run.requests.append({"transport": "files", "connection": self.connection, "path": path,
+                             "content": content.decode("utf-8", errors="replace")})
+        try:
+            if run.services.answer is not None:
+                answer = run.services.answer(self.id, run.requests[-1])
+                if isinstance(answer, Exception):
+                    raise answer
+                final = path
+            else:
+                final = run.services.connections[self.connection].send(FileUpload(path, content))
+        except TransportError as exc:
+            if not self.outcomes:
+                raise
+            return self._decide(run, {"status": None, "path": path, "error": run.settings.redact(str(exc))}, None)
+        return self._decide(run, {"status": "uploaded", "path": final, "error": None}, None)
+
+    def _decide(self, run: Run, response: dict[str, Any], raw: HttpResponse | None) -> Any:
+        scope = {**run.scope, "response": response}
+        for outcome in self.outcomes:
+            if truthy(outcome.when.evaluate(scope)):
+                if outcome.error is not None:
+                    raise FlowError(run.settings.redact(outcome.error.render(scope)), self.id)
+                return response
+        if response.get("error"):
+            raise FlowError(f"{self.id}: {response['error']}", self.id)
+        status = response.get("status")
+        if raw is not None and isinstance(status, int):
+            ok = status in self.ok_status if self.ok_status else 200 <= status < 300
+            if not ok:
+                excerpt = run.settings.redact(raw.text[:300])
+                raise FlowError(f"{self.id}: {self.method} {raw.url or self.path.source} answered {status}: {excerpt}",
+                                self.id)
+        return response
+
+
+def call_http(run: Run, step_id: str, connection: str, request: HttpRequest,
+              example: HttpResponse | None) -> HttpResponse:
+    """Send through the connection, or ask preview/fixtures; record the request either way."""
+    record: dict[str, Any] = {"transport": "http", "connection": connection, "method": request.method,
+                              "path": request.path}
+    if request.params:
+        record["params"] = dict(request.params)
+    if request.headers:
+        record["headers"] = {k: run.settings.redact(v) for k, v in request.headers.items()}
+    if request.json is not None:
+        record["json"] = request.json
+    if request.form is not None:
+        record["form"] = {k: run.settings.redact(v) for k, v in request.form.items()}
+    if request.content is not None:
+        record["body"] = run.settings.redact(request.content.decode("utf-8", errors="replace"))
+    run.requests.append(record)
+    if run.services.answer is not None:
+        answer = run.services.answer(step_id, record)
+        if answer is None and example is not None:
+            answer = example
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is None:
+            raise FlowError(f"{step_id}: no example response to answer this request in a preview",
+                            step_id)
+        return answer
+    return run.services.connections[connection].send(request)
+
+
+def read_body(response: HttpResponse, fmt: str, force_list: tuple[str, ...], what: str,
+              strict: bool = True) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        if fmt == "json":
+            return parse_json(response.content, what)
+        if fmt == "xml":
+            return parse_xml(response.content, force_list, what)
+    except InputError:
+        if strict:
+            raise
+        return response.text  # an error page in HTML: let outcome rules and messages see the text
+    return response.text
+
+
+def _form(body: Any, step: str) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise InputError("a form body must be an object", field=step)
+    return {k: _text(v) for k, v in body.items() if v is not None}
+
+
+def _bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if body is None:
+        return b""
+    import json
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class CheckStep(Step):
+    that: Expr
+    error: Template
+
+    def run(self, run: Run) -> Any:
+        if not truthy(self.that.evaluate(run.scope)):
+            raise FlowError(run.settings.redact(self.error.render(run.scope)), self.id)
+        return True
+
+
+@dataclass(frozen=True)
+class FilterStep(Step):
+    keep: Expr
+    reason: Template | None
+
+    def run(self, run: Run) -> Any:
+        if not truthy(self.keep.evaluate(run.scope)):
+            raise Skip(self.reason.render(run.scope) if self.reason else f"filtered out by {self.id}")
+        return True
+
+
+@dataclass(frozen=True)
+class WritebackStep(Step):
+    key: tuple[tuple[str, Expr], ...]
+    rules: tuple[FieldRule, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_build", object_builder(self.rules))
+
+    def run(self, run: Run) -> Any:
+        key = {column: expr.evaluate(run.scope) for column, expr in self.key}
+        values = self._build(run.scope)  # type: ignore[attr-defined]
+        run.writes.append(Write(key, values, self.id))
+        return values
+
+
+@dataclass(frozen=True)
+class SaveStep(Step):
+    source: Expr
+
+    def run(self, run: Run) -> Any:
+        document = self.source.evaluate(run.scope)
+        if not isinstance(document, dict):
+            raise InputError("save needs a customer object", field=self.id)
+        run.saves.append(document)
+        return document
+
+
+@dataclass(frozen=True)
+class ParseStep(Step):
+    source: Expr
+    format: str
+    force_list: tuple[str, ...]
+
+    def run(self, run: Run) -> Any:
+        text = self.source.evaluate(run.scope)
+        if text is None:
+            return None
+        if not isinstance(text, str):
+            raise InputError(f"can only parse text, got {type(text).__name__}", field=self.id)
+        if self.format == "xml":
+            return parse_xml(text, self.force_list, self.id)
+        return parse_json(text, self.id)

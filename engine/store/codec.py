@@ -1,0 +1,167 @@
+"""Customer documents <-> table rows, and the canonical form both sides agree on.
+
+The canonical form is the document as the store gives it back: only fields that have a value
+(None and absent are the same thing; empty lists and objects are absent), keys and types exactly
+as given otherwise. A free field whose value is null is kept: the field exists, it is just empty.
+Its sha256 is the `content_hash` column, so "is this save a change?" is one comparison.
+
+Type checks here are the cheap subset of the JSON Schema that keeps stored values faithful
+(SQLite would quietly store the int 42 in a TEXT column as "42"): the allowed types, enums and
+known keys, read from schemas/app4sales/customer.schema.json itself so the two cannot disagree.
+Full validation (lengths, formats) is `documents.validate_customer`, run on imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError
+from engine.store.tables import ADDRESS_FIELDS, CONTACT_FIELDS, CUSTOMER_SCALARS, FREE_FIELD_KINDS
+
+CUSTOMER_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "app4sales" / "customer.schema.json"
+CUSTOMER_SCHEMA: dict[str, Any] = json.loads(CUSTOMER_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+# Identity fields an incoming document may not know: App4Sales sends a new customer with an
+# empty code, the ERP's code is written back later, and the next document from App4Sales still
+# has no code. Saving it must not forget the code (the next flow would create the customer twice).
+IDENTITY_FIELDS = ("CustomerGuid", "CustomerCode", "InternalCode")
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "null": (type(None),), "object": (dict,), "array": (list,),
+}
+_SCALAR_VALUE = (str, int, float, bool, type(None))
+
+
+def _types(prop: Mapping[str, Any]) -> tuple[frozenset[type], frozenset[Any] | None]:
+    names = prop.get("type", [])
+    names = [names] if isinstance(names, str) else names
+    allowed = frozenset(t for name in names for t in _JSON_TYPES[name])
+    enum = frozenset(prop["enum"]) if "enum" in prop else None
+    return allowed or frozenset(_SCALAR_VALUE), enum
+
+
+def _field_types(properties: Mapping[str, Any]) -> dict[str, tuple[frozenset[type], frozenset[Any] | None]]:
+    return {name: _types(prop) for name, prop in properties.items()}
+
+
+_PROPS = CUSTOMER_SCHEMA["properties"]
+_SCALAR_TYPES = _field_types({name: _PROPS[name] for name in CUSTOMER_SCALARS})
+_ADDRESS_TYPES = _field_types(_PROPS["Addresses"]["items"]["properties"])
+_CONTACT_TYPES = _field_types(_PROPS["ContactPersons"]["items"]["properties"])
+_KNOWN_KEYS = frozenset(CUSTOMER_SCALARS) | {"Addresses", "ContactPersons", *FREE_FIELD_KINDS}
+
+
+def describe(doc: Mapping[str, Any], fallback: str = "") -> str:
+    """How errors name a customer: its code, else its GUID, else the caller's position text."""
+    for key in ("CustomerCode", "CustomerGuid"):
+        value = doc.get(key)
+        if isinstance(value, str) and value:
+            return f"{key} {value}"
+    return fallback or "customer without code or GUID"
+
+
+def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], record: str, field: str) -> None:
+    allowed, enum = spec
+    # Exact type first: bool is a subclass of int, and True must not pass as a number.
+    if type(value) not in allowed and not (
+        not isinstance(value, bool) and isinstance(value, tuple(allowed))
+    ):
+        raise InputError(f"{type(value).__name__} value {value!r} is not allowed here", record, field)
+    if enum is not None and value not in enum:
+        raise InputError(f"{value!r} is not one of {sorted(enum)}", record, field)
+
+
+def _parts(doc: Mapping[str, Any], key: str, fields: tuple[str, ...],
+           types: Mapping[str, tuple[frozenset[type], frozenset[Any] | None]], record: str) -> list[dict[str, Any]]:
+    items = doc.get(key) or []
+    if not isinstance(items, list):
+        raise InputError(f"expected a list, got {type(items).__name__}", record, key)
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InputError(f"expected an object, got {type(item).__name__}", record, f"{key}[{i}]")
+        unknown = set(item) - set(fields)
+        if unknown:
+            raise InputError("unknown field", record, f"{key}[{i}].{sorted(unknown)[0]}")
+        part = {}
+        for name in fields:
+            value = item.get(name)
+            if value is not None:
+                _check(value, types[name], record, f"{key}[{i}].{name}")
+                part[name] = value
+        out.append(part)
+    return out
+
+
+def canonical(doc: Mapping[str, Any], record: str | None = None) -> dict[str, Any]:
+    """The canonical form of a customer document; InputError naming record and field if unusable."""
+    record = record or describe(doc)
+    if not isinstance(doc, Mapping):
+        raise InputError(f"a customer must be an object, got {type(doc).__name__}", record)
+    unknown = doc.keys() - _KNOWN_KEYS
+    if unknown:
+        raise InputError("unknown field", record, sorted(unknown)[0])
+    out: dict[str, Any] = {}
+    for name in CUSTOMER_SCALARS:
+        value = doc.get(name)
+        if value is not None:
+            _check(value, _SCALAR_TYPES[name], record, name)
+            out[name] = value
+    for key, fields, types in (("Addresses", ADDRESS_FIELDS, _ADDRESS_TYPES),
+                               ("ContactPersons", CONTACT_FIELDS, _CONTACT_TYPES)):
+        parts = _parts(doc, key, fields, types, record)
+        if parts:
+            out[key] = parts
+    for kind in FREE_FIELD_KINDS:
+        fields = doc.get(kind) or {}
+        if not isinstance(fields, Mapping):
+            raise InputError(f"expected an object, got {type(fields).__name__}", record, kind)
+        for name, value in fields.items():
+            if not isinstance(name, str) or type(value) not in _SCALAR_VALUE:
+                raise InputError(f"free field values must be text, numbers, booleans or null, "
+                                 f"got {type(value).__name__}", record, f"{kind}.{name}")
+        if fields:
+            out[kind] = dict(fields)
+    return out
+
+
+def content_hash(canon: Mapping[str, Any]) -> str:
+    text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def customer_row(canon: Mapping[str, Any]) -> dict[str, Any]:
+    """The scalar columns of a canonical document (absent fields as NULL)."""
+    return {name: canon.get(name) for name in CUSTOMER_SCALARS}
+
+
+def child_rows(customer_id: int, canon: Mapping[str, Any]) -> tuple[list[dict[str, Any]], ...]:
+    """(addresses, contacts, free fields) rows of one customer, in document order."""
+    addresses = [{"customer_id": customer_id, "position": i, **{f: a.get(f) for f in ADDRESS_FIELDS}}
+                 for i, a in enumerate(canon.get("Addresses", ()))]
+    contacts = [{"customer_id": customer_id, "position": i, **{f: c.get(f) for f in CONTACT_FIELDS}}
+                for i, c in enumerate(canon.get("ContactPersons", ()))]
+    free: list[dict[str, Any]] = []
+    for kind in FREE_FIELD_KINDS:
+        for name, value in canon.get(kind, {}).items():
+            free.append({"customer_id": customer_id, "position": len(free), "kind": kind,
+                         "name": name, "value": value})
+    return addresses, contacts, free
+
+
+def document(row: Mapping[str, Any], addresses: list[Mapping[str, Any]],
+             contacts: list[Mapping[str, Any]], free: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The canonical document from a customer row and its child rows (each in position order)."""
+    doc = {name: value for name in CUSTOMER_SCALARS if (value := row[name]) is not None}
+    if addresses:
+        doc["Addresses"] = [{f: v for f in ADDRESS_FIELDS if (v := a[f]) is not None} for a in addresses]
+    if contacts:
+        doc["ContactPersons"] = [{f: v for f in CONTACT_FIELDS if (v := c[f]) is not None} for c in contacts]
+    for f in free:
+        doc.setdefault(f["kind"], {})[f["name"]] = f["value"]
+    return doc

@@ -1,0 +1,216 @@
+"""Customer reads and writes on a Connection: the SQL behind SqlStore's customer methods.
+
+Saves work a batch at a time with a fixed number of statements, whatever the batch size: one
+SELECT finds the stored customers, one multi-row INSERT ... RETURNING adds the new ones, one
+executemany UPDATE changes the changed ones, and their addresses, contacts and free fields are
+replaced with one DELETE and one INSERT per child table. That is what makes bulk saves fast.
+
+Matching: by CustomerGuid when the document has one, else by CustomerCode, within a tenant. A
+document with a GUID the store does not know, but a code it does, matches that code's customer if
+it has no GUID yet (an ERP customer that App4Sales has now adopted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row, RowMapping
+
+from engine.errors import InputError, StoreError
+from engine.store import codec
+from engine.store.tables import (
+    CUSTOMER_SCALARS,
+    customer_addresses,
+    customer_contacts,
+    customer_free_fields,
+    customers,
+    utcnow,
+)
+
+CHILD_TABLES = (customer_addresses, customer_contacts, customer_free_fields)
+_c = customers.c
+_ID_COLUMNS = (_c.id, _c.CustomerGuid, _c.CustomerCode, _c.InternalCode, _c.content_hash)
+
+# A canonical document and the name errors use for it.
+Named = tuple[str, dict[str, Any]]
+
+
+def _keys(doc: Mapping[str, Any]) -> set[tuple[str, str]]:
+    return {(f, v) for f in ("CustomerGuid", "CustomerCode") if (v := doc.get(f))}
+
+
+def _lock_identities(conn: Connection, tenant: str, docs: Sequence[Named]) -> None:
+    """PostgreSQL: make concurrent saves of the same customer wait for each other.
+
+    Without this, two threads saving the same new customer both see "not stored", both insert,
+    and one fails on the unique index. SQLite needs nothing: its write transactions are serial.
+    Locks are taken in sorted order (no deadlocks) and released at the end of the transaction.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({
+        int.from_bytes(hashlib.blake2b(f"{tenant}\0{f}\0{v}".encode(), digest_size=8).digest(), "big", signed=True)
+        for _, doc in docs for f, v in _keys(doc)
+    })
+    if keys:
+        conn.execute(sa.text(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT k FROM unnest(CAST(:keys AS bigint[])) AS u(k) ORDER BY k) AS s"
+        ), {"keys": keys})
+
+
+def _stored(conn: Connection, tenant: str, docs: Sequence[Named]) -> tuple[dict[str, Row[Any]], dict[str, Row[Any]]]:
+    guids = [v for _, d in docs if (v := d.get("CustomerGuid"))]
+    codes = [v for _, d in docs if (v := d.get("CustomerCode"))]
+    if not guids and not codes:
+        return {}, {}
+    rows = conn.execute(sa.select(*_ID_COLUMNS).where(
+        _c.tenant == tenant, sa.or_(_c.CustomerGuid.in_(guids), _c.CustomerCode.in_(codes))
+    )).all()
+    return ({r.CustomerGuid: r for r in rows if r.CustomerGuid},
+            {r.CustomerCode: r for r in rows if r.CustomerCode})
+
+
+def _match(record: str, doc: Mapping[str, Any], by_guid: Mapping[str, Row[Any]],
+           by_code: Mapping[str, Row[Any]]) -> Row[Any] | None:
+    guid, code = doc.get("CustomerGuid"), doc.get("CustomerCode")
+    row = by_guid.get(guid) if guid else None
+    if row is None and code and (row := by_code.get(code)) is not None and guid and row.CustomerGuid:
+        raise InputError(f"code {code!r} belongs to the customer with GUID {row.CustomerGuid}",
+                         record, "CustomerCode")
+    if row is not None and code and (other := by_code.get(code)) is not None and other.id != row.id:
+        raise InputError(f"code {code!r} already belongs to another customer", record, "CustomerCode")
+    return row
+
+
+def save(conn: Connection, tenant: str, docs: Sequence[Named]) -> list[str]:
+    """Save canonical documents; return "created" | "updated" | "unchanged" for each, in order."""
+    statuses: list[str] = []
+    rest = docs
+    while rest:
+        done = _save_run(conn, tenant, rest, statuses)
+        rest = rest[done:]
+    return statuses
+
+
+def _save_run(conn: Connection, tenant: str, docs: Sequence[Named], statuses: list[str]) -> int:
+    """Save the longest prefix of `docs` that touches each customer once; return its length.
+
+    A customer appearing twice in one batch would otherwise be matched against its state before
+    the batch; the second occurrence starts a new run that sees the first one's write.
+    """
+    _lock_identities(conn, tenant, docs)
+    by_guid, by_code = _stored(conn, tenant, docs)
+    inserts: list[tuple[dict[str, Any], str]] = []
+    updates: list[tuple[int, dict[str, Any], str]] = []
+    seen_keys: set[tuple[str, str]] = set()
+    seen_ids: set[int] = set()
+    done = 0
+    for record, doc in docs:
+        keys = _keys(doc)
+        if keys & seen_keys:
+            break
+        row = _match(record, doc, by_guid, by_code)
+        if row is not None and row.id in seen_ids:
+            break
+        if row is not None:
+            # Keep identity the document does not know (see codec.IDENTITY_FIELDS).
+            for field in codec.IDENTITY_FIELDS:
+                if not doc.get(field) and getattr(row, field):
+                    doc = {**doc, field: getattr(row, field)}
+            seen_ids.add(row.id)
+        seen_keys |= keys | _keys(doc)
+        digest = codec.content_hash(doc)
+        if row is None:
+            inserts.append((doc, digest))
+            statuses.append("created")
+        elif row.content_hash == digest:
+            statuses.append("unchanged")
+        else:
+            updates.append((row.id, doc, digest))
+            statuses.append("updated")
+        done += 1
+    _write(conn, tenant, inserts, updates)
+    return done
+
+
+def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], str]],
+           updates: list[tuple[int, dict[str, Any], str]]) -> None:
+    now = utcnow()
+    written: list[tuple[int, dict[str, Any]]] = []
+    if inserts:
+        rows = [{"tenant": tenant, **codec.customer_row(d), "content_hash": h, "updated_at": now}
+                for d, h in inserts]
+        stmt = sa.insert(customers).returning(_c.id, sort_by_parameter_order=True)
+        ids = conn.execute(stmt, rows).scalars().all()
+        written += zip(ids, (d for d, _ in inserts), strict=True)
+    if updates:
+        stmt = sa.update(customers).where(_c.id == sa.bindparam("_id"))
+        conn.execute(stmt, [{"_id": i, **codec.customer_row(d), "content_hash": h, "updated_at": now}
+                            for i, d, h in updates])
+        ids = [i for i, _, _ in updates]
+        for table in CHILD_TABLES:  # replaced wholesale: the document is the truth
+            conn.execute(sa.delete(table).where(table.c.customer_id.in_(ids)))
+        written += ((i, d) for i, d, _ in updates)
+    children: tuple[list[dict[str, Any]], ...] = ([], [], [])
+    for customer_id, doc in written:
+        for rows_of_table, rows in zip(children, codec.child_rows(customer_id, doc), strict=True):
+            rows_of_table.extend(rows)
+    for table, rows in zip(CHILD_TABLES, children, strict=True):
+        if rows:
+            conn.execute(sa.insert(table), rows)
+
+
+def documents(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Whole documents for customer rows: one query per child table, not per customer."""
+    ids = [r["id"] for r in rows]
+    parts: list[dict[int, list[RowMapping]]] = []
+    for table in CHILD_TABLES:
+        grouped: dict[int, list[RowMapping]] = {}
+        if ids:
+            query = sa.select(table).where(table.c.customer_id.in_(ids)).order_by(
+                table.c.customer_id, table.c.position)
+            for child in conn.execute(query).mappings():
+                grouped.setdefault(child["customer_id"], []).append(child)
+        parts.append(grouped)
+    return [codec.document(r, *(p.get(r["id"], []) for p in parts)) for r in rows]
+
+
+def find(conn: Connection, tenant: str, where: Mapping[str, Any], *, for_update: bool = False) -> RowMapping | None:
+    query = sa.select(customers).where(_c.tenant == tenant, *(_c[k] == v for k, v in where.items()))
+    query = query.order_by(_c.id).limit(1)
+    if for_update:
+        query = query.with_for_update()  # PostgreSQL row lock; SQLite's writer lock covers it
+    return conn.execute(query).mappings().first()
+
+
+def page(conn: Connection, tenant: str, after_id: int, size: int) -> list[RowMapping]:
+    query = sa.select(customers).where(_c.tenant == tenant, _c.id > after_id).order_by(_c.id).limit(size)
+    return list(conn.execute(query).mappings())
+
+
+def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    unknown = [k for k in values if k not in CUSTOMER_SCALARS]
+    if unknown:
+        raise StoreError(f"update_customer_fields: {unknown[0]!r} is not a customer field "
+                         f"(one of {', '.join(CUSTOMER_SCALARS)})")
+    row = find(conn, tenant, where, for_update=True)
+    if row is None:
+        return False
+    (doc,) = documents(conn, [row])
+    record = codec.describe(doc)
+    canon = codec.canonical({**doc, **values}, record)
+    conn.execute(sa.update(customers).where(_c.id == row["id"]).values(
+        {k: canon.get(k) for k in values}, content_hash=codec.content_hash(canon), updated_at=utcnow()))
+    return True
+
+
+def count(conn: Connection, tenant: str) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(customers).where(_c.tenant == tenant)).scalar_one()
+
+
+def canonical_batch(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Named]:
+    return [(record, codec.canonical(doc, record)) for record, doc in items]
