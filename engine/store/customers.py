@@ -203,8 +203,8 @@ def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], wher
     (doc,) = documents(conn, [row])
     record = codec.describe(doc)
     canon = codec.canonical({**doc, **values}, record)
-    conn.execute(sa.update(customers).where(_c.id == row["id"]).values(
-        {k: canon.get(k) for k in values}, content_hash=codec.content_hash(canon), updated_at=utcnow()))
+    changes = {**{k: canon.get(k) for k in values}, "content_hash": codec.content_hash(canon), "updated_at": utcnow()}
+    conn.execute(sa.update(customers).where(_c.id == row["id"]).values(changes))
     return True
 
 

@@ -1,0 +1,208 @@
+"""The `specbridge` command line (also `python -m engine`). Contract: docs/cli.md.
+
+Every failure prints one clear line per problem to stderr and exits 1; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import find_specs, load_spec
+from .errors import SpecbridgeError, SpecError, SpecErrors
+from .settings import read_settings_file
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_STORE = "sqlite:///specbridge.db"
+
+
+def store_url(url: str | None) -> str:
+    return url or os.environ.get("SPECBRIDGE_STORE") or DEFAULT_STORE
+
+
+def friendly(fn: F) -> F:
+    """Turn our errors into `error: ...` on stderr and exit 1, never a traceback."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecErrors as exc:
+            for error in exc:
+                click.echo(error.render(), err=True)
+            sys.exit(1)
+        except SpecbridgeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="specbridge")
+def cli() -> None:
+    """specbridge: ERP connectors as YAML specs."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate(paths: tuple[str, ...]) -> None:
+    """Load, validate and compile specs (default: mappings/). Prints FILE:LINE:COL: message."""
+    specs = find_specs(list(paths) or ["mappings"])
+    failed = 0
+    for path in specs:
+        try:
+            load_spec(path)
+        except SpecErrors as exc:
+            failed += 1
+            for error in exc:
+                click.echo(error.render())
+        except SpecError as exc:
+            failed += 1
+            click.echo(exc.render())
+    click.echo(f"{len(specs) - failed} valid, {failed} invalid", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _read_input(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecbridgeError(f"cannot read input {path}: {exc}") from None
+
+
+def _settings(path: str | None) -> dict[str, Any]:
+    return read_settings_file(path) if path else {}
+
+
+def _open_store(url: str | None, must_exist: bool = False) -> Any:
+    from .store import open_store
+    url = store_url(url)
+    if must_exist and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return None  # preview never creates a database file
+    return open_store(url)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--input", "input_path", required=True, type=click.Path(), help="The record: JSON, or XML.")
+@click.option("--settings", "settings_path", type=click.Path(), help="YAML or JSON {Name: value}.")
+@click.option("--store", "store", help="Store URL to read lookups from (never written).")
+@click.option("--user", help="The App4Sales user name.")
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--explain", is_flag=True, help="Also show which rule produced each field.")
+@friendly
+def preview(spec: str, input_path: str, settings_path: str | None, store: str | None, user: str | None,
+            tenant: str, explain: bool) -> None:
+    """Show what a run would send. No network, no writes; secrets redacted."""
+    plan = load_spec(spec)
+    opened = _open_store(store, must_exist=True)
+    try:
+        result = plan.preview(_read_input(input_path), settings=_settings(settings_path), store=opened,
+                              user=user, tenant=tenant, explain=explain)
+    finally:
+        if opened is not None:
+            opened.close()
+    click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--input", "input_path", required=True, type=click.Path())
+@click.option("--settings", "settings_path", required=True, type=click.Path())
+@click.option("--store", "store")
+@click.option("--user")
+@click.option("--tenant", default="default", show_default=True)
+@friendly
+def run(spec: str, input_path: str, settings_path: str, store: str | None, user: str | None, tenant: str) -> None:
+    """Run a flow for real and print its result message."""
+    plan = load_spec(spec)
+    opened = _open_store(store)
+    try:
+        result = plan.run(_read_input(input_path), settings=_settings(settings_path), store=opened, user=user,
+                          tenant=tenant)
+    finally:
+        opened.close()
+    click.echo(result.message)
+    if result.counts is not None:
+        counts = {k: v for k, v in result.counts.items() if k != "rejections"}
+        click.echo(json.dumps(counts), err=True)
+        for rejection in result.counts.get("rejections", []):
+            click.echo(f"rejected {rejection['record']}: {rejection['reason']}", err=True)
+
+
+@cli.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-v", "--verbose", is_flag=True, help="List passing fixtures too.")
+def test_cmd(paths: tuple[str, ...], verbose: bool) -> None:
+    """Run every spec's `tests:` fixtures. Closes with 'N passed, N failed'."""
+    from .fixtures import run_fixtures
+    passed = failed = 0
+    for path in find_specs(list(paths) or ["mappings"]):
+        try:
+            plan = load_spec(path)
+        except SpecError as exc:
+            failed += 1
+            click.echo(exc.render())
+            continue
+        for outcome in run_fixtures(plan):
+            if outcome.passed:
+                passed += 1
+                if verbose:
+                    click.echo(f"PASS {path}: {outcome.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL {path}: {outcome.name}")
+                for problem in outcome.problems:
+                    click.echo(f"    {problem}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True)
+@click.option("--all", "all_", is_flag=True, help="Write docs for every spec under mappings/ into docs/connectors/.")
+@friendly
+def docs(specs: tuple[str, ...], fmt: str, all_: bool) -> None:
+    """Mapping tables generated from specs, so docs never drift."""
+    from .docs import render_docs, write_all
+    if all_:
+        for written in write_all(Path("mappings"), Path("docs/connectors"), fmt):
+            click.echo(str(written))
+        return
+    if not specs:
+        raise SpecbridgeError("name a spec, or use --all")
+    for spec in specs:
+        click.echo(render_docs(load_spec(spec), fmt))
+
+
+def _register_optional() -> None:
+    """Subcommands living in their own modules."""
+    try:
+        from .store.cli import store as store_group
+        cli.add_command(store_group)
+    except ImportError:
+        pass
+    for module, name in ((".demo", "demo"), (".scaffold", "new")):
+        try:
+            mod = __import__(f"engine{module}", fromlist=[name])
+            cli.add_command(getattr(mod, name))
+        except ImportError:
+            pass
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli(prog_name="specbridge")
+
+
+if __name__ == "__main__":
+    main()
