@@ -63,15 +63,23 @@ def _lock_identities(conn: Connection, tenant: str, docs: Sequence[Named]) -> No
 
 
 def _stored(conn: Connection, tenant: str, docs: Sequence[Named]) -> tuple[dict[str, Row[Any]], dict[str, Row[Any]]]:
-    guids = [v for _, d in docs if (v := d.get("CustomerGuid"))]
-    codes = [v for _, d in docs if (v := d.get("CustomerCode"))]
-    if not guids and not codes:
-        return {}, {}
-    rows = conn.execute(sa.select(*_ID_COLUMNS).where(
-        _c.tenant == tenant, sa.or_(_c.CustomerGuid.in_(guids), _c.CustomerCode.in_(codes))
-    )).all()
-    return ({r.CustomerGuid: r for r in rows if r.CustomerGuid},
-            {r.CustomerCode: r for r in rows if r.CustomerCode})
+    by: dict[str, dict[str, Row[Any]]] = {}
+    for field in ("CustomerGuid", "CustomerCode"):
+        values = [v for _, d in docs if (v := d.get(field))]
+        rows = conn.execute(sa.select(*_ID_COLUMNS).where(_c.tenant == tenant, *_is(field, values))) if values else ()
+        by[field] = {getattr(r, field): r for r in rows}
+    return by["CustomerGuid"], by["CustomerCode"]
+
+
+def _is(field: str, value: Any) -> list[sa.ColumnElement[bool]]:
+    """`field = value` (or IN, for a list) in a form the partial unique indexes can serve.
+
+    Both indexes cover non-empty values only, and SQLite uses a partial index only when the query
+    repeats the index's condition; without `<> ''` every lookup would scan the tenant's customers.
+    """
+    column = _c[field]
+    test = column.in_(value) if isinstance(value, list) else column == value
+    return [column != "", test] if field in ("CustomerGuid", "CustomerCode") else [test]
 
 
 def _match(record: str, doc: Mapping[str, Any], by_guid: Mapping[str, Row[Any]],
@@ -144,8 +152,10 @@ def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], st
     if inserts:
         rows = [{"tenant": tenant, **codec.customer_row(d), "content_hash": h, "updated_at": now}
                 for d, h in inserts]
-        stmt = sa.insert(customers).returning(_c.id, sort_by_parameter_order=True)
-        ids = conn.execute(stmt, rows).scalars().all()
+        ids = _new_ids(conn, len(rows))
+        for row, customer_id in zip(rows, ids, strict=True):
+            row["id"] = customer_id
+        conn.execute(sa.insert(customers), rows)
         written += zip(ids, (d for d, _ in inserts), strict=True)
     if updates:
         stmt = sa.update(customers).where(_c.id == sa.bindparam("_id"))
@@ -164,6 +174,21 @@ def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], st
             conn.execute(sa.insert(table), rows)
 
 
+def _new_ids(conn: Connection, n: int) -> list[int]:
+    """Ids for `n` new customers, known before the INSERT so it can be one executemany.
+
+    (INSERT ... RETURNING of many rows runs row by row on SQLite, a third of the save time.)
+    PostgreSQL draws them from the column's sequence, safe under concurrency. SQLite continues
+    after the largest id: safe because every write transaction holds SQLite's single write lock
+    from its first statement (BEGIN IMMEDIATE), so no other writer can insert in between.
+    """
+    if conn.dialect.name == "postgresql":
+        query = sa.text("SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, :n)")
+        return list(conn.execute(query, {"n": n}).scalars())
+    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_c.id), 0))).scalar_one()
+    return list(range(start + 1, start + 1 + n))
+
+
 def documents(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Whole documents for customer rows: one query per child table, not per customer."""
     ids = [r["id"] for r in rows]
@@ -180,7 +205,7 @@ def documents(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, An
 
 
 def find(conn: Connection, tenant: str, where: Mapping[str, Any], *, for_update: bool = False) -> RowMapping | None:
-    query = sa.select(customers).where(_c.tenant == tenant, *(_c[k] == v for k, v in where.items()))
+    query = sa.select(customers).where(_c.tenant == tenant, *(t for k, v in where.items() for t in _is(k, v)))
     query = query.order_by(_c.id).limit(1)
     if for_update:
         query = query.with_for_update()  # PostgreSQL row lock; SQLite's writer lock covers it
