@@ -200,12 +200,14 @@ class Compiler:
         source, text, children, each = made
         when = self.expr([*path, "when"], raw["when"], roots) if "when" in raw else None
         unless = self.expr([*path, "unless"], raw["unless"], roots) if "unless" in raw else None
+        default_from = self.expr([*path, "default_from"], raw["default_from"], roots) if "default_from" in raw else None
         values = raw.get("values")
         if values is not None and any(isinstance(v, dict | list) for v in values.values()):
             self.fail([*path, "values"], "value table entries must be plain values")
         return self._finish(FieldRule(
             name, kind, text, source, when=when, unless=unless, values=values,
             values_default=raw.get("values_default", MISSING), default=raw.get("default", MISSING),
+            default_from=default_from,
             type=raw.get("type"), max_length=raw.get("max_length") if isinstance(raw.get("max_length"), int) else None,
             required=bool(raw.get("required", False)), omit_empty=bool(raw.get("omit_empty", omit_default)),
             notes=raw.get("notes"), doc_source=raw.get("source"), children=children, each=each,

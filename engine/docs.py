@@ -63,6 +63,8 @@ def _source(rule: FieldRule) -> str:
 def rows(rules: tuple[FieldRule, ...]) -> Iterator[tuple[str, ...]]:
     for rule in rules:
         default = "" if rule.default is MISSING else json.dumps(rule.default, ensure_ascii=False)
+        if rule.default_from is not None:
+            default = f"`{rule.default_from.source}`"
         yield (rule.name, _source(rule), _logic(rule), str(rule.max_length or ""),
                "yes" if rule.required else "", default)
         yield from rows(rule.children)

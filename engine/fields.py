@@ -3,7 +3,7 @@
 A rule is applied in a fixed order, the same order docs/spec-reference.md documents:
 
     when/unless  ->  source (from | template | value | coalesce | fields | each | items)
-    ->  values table  ->  default  ->  type  ->  max_length  ->  required  ->  omit_empty
+    ->  values table  ->  default / default_from  ->  type  ->  max_length  ->  required  ->  omit_empty
 
 `FieldRule.fast` is the specialised closure the runner uses: stages a rule does not declare
 are not in it, literals are folded at compile time. `FieldRule.explain` walks the same stages
@@ -59,6 +59,7 @@ class FieldRule:
     values: Mapping[Any, Any] | None = None
     values_default: Any = MISSING
     default: Any = MISSING
+    default_from: Expr | None = None
     type: str | None = None
     max_length: int | None = None
     required: bool = False
@@ -123,6 +124,9 @@ class FieldRule:
         if self.default is not MISSING and is_empty(value):
             value = self.default
             notes.append(f"default used: {value!r}")
+        if self.default_from is not None and is_empty(value):
+            value = self.default_from.evaluate(scope)
+            notes.append(f"default from {self.default_from.source}: {value!r}")
         value = self._convert(value, scope)
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
             notes.append(f"truncated from {len(value)} to {self.max_length} characters")
@@ -188,6 +192,9 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
     if rule.default is not MISSING:
         default = rule.default
         stages.append(lambda v, s: default if is_empty(v) else v)
+    if rule.default_from is not None:
+        default_fn = rule.default_from.evaluate
+        stages.append(lambda v, s: default_fn(s) if is_empty(v) else v)
     if rule.type is not None:
         stages.append(rule._convert)
     if rule.max_length is not None:

@@ -147,6 +147,7 @@ class Plan:
                     scope[step.id] = None
                     continue
                 scope[step.id] = step.run(run)
+            run.step = "result"
             message = self.result.render(scope) if self.result is not None else "OK"
             writes = [w.as_dict() for w in run.writes]
             if not services.dry_run and services.store is not None and (run.writes or run.saves):

@@ -34,7 +34,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
     "null": (type(None),), "object": (dict,), "array": (list,),
 }
-_SCALAR_VALUE = (str, int, float, bool, type(None))
+_SCALAR_VALUE = frozenset((str, int, float, bool, type(None)))
 
 
 def _types(prop: Mapping[str, Any]) -> tuple[frozenset[type], frozenset[Any] | None]:
@@ -42,7 +42,7 @@ def _types(prop: Mapping[str, Any]) -> tuple[frozenset[type], frozenset[Any] | N
     names = [names] if isinstance(names, str) else names
     allowed = frozenset(t for name in names for t in _JSON_TYPES[name])
     enum = frozenset(prop["enum"]) if "enum" in prop else None
-    return allowed or frozenset(_SCALAR_VALUE), enum
+    return allowed or _SCALAR_VALUE, enum
 
 
 def _field_types(properties: Mapping[str, Any]) -> dict[str, tuple[frozenset[type], frozenset[Any] | None]]:
@@ -66,33 +66,46 @@ def describe(doc: Mapping[str, Any], fallback: str = "") -> str:
 
 
 def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], record: str, field: str) -> None:
+    """The slow path: called only when the value's exact type is not listed, or for enums."""
     allowed, enum = spec
-    # Exact type first: bool is a subclass of int, and True must not pass as a number.
-    if type(value) not in allowed and not (
-        not isinstance(value, bool) and isinstance(value, tuple(allowed))
-    ):
+    # bool is a subclass of int, and True must not pass as a number; other subclasses may.
+    if type(value) not in allowed and (isinstance(value, bool) or not isinstance(value, tuple(allowed))):
         raise InputError(f"{type(value).__name__} value {value!r} is not allowed here", record, field)
     if enum is not None and value not in enum:
         raise InputError(f"{value!r} is not one of {sorted(enum)}", record, field)
 
 
-def _parts(doc: Mapping[str, Any], key: str, fields: tuple[str, ...],
-           types: Mapping[str, tuple[frozenset[type], frozenset[Any] | None]], record: str) -> list[dict[str, Any]]:
-    items = doc.get(key) or []
+Specs = tuple[tuple[str, frozenset[type], tuple[frozenset[type], frozenset[Any] | None]], ...]
+
+
+def _specs(fields: tuple[str, ...], types: Mapping[str, tuple[frozenset[type], frozenset[Any] | None]]) -> Specs:
+    # (name, exact types that need no further check, full spec for the slow path). Saving runs
+    # this check on every field of every customer, so the common case is one set membership.
+    return tuple((name, frozenset() if types[name][1] else types[name][0], types[name]) for name in fields)
+
+
+_SCALAR_SPECS = _specs(CUSTOMER_SCALARS, _SCALAR_TYPES)
+_PART_SPECS = {"Addresses": _specs(ADDRESS_FIELDS, _ADDRESS_TYPES),
+               "ContactPersons": _specs(CONTACT_FIELDS, _CONTACT_TYPES)}
+_PART_KEYS = {"Addresses": frozenset(ADDRESS_FIELDS), "ContactPersons": frozenset(CONTACT_FIELDS)}
+
+
+def _parts(items: Any, key: str, record: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise InputError(f"expected a list, got {type(items).__name__}", record, key)
+    specs, known = _PART_SPECS[key], _PART_KEYS[key]
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise InputError(f"expected an object, got {type(item).__name__}", record, f"{key}[{i}]")
-        unknown = set(item) - set(fields)
-        if unknown:
-            raise InputError("unknown field", record, f"{key}[{i}].{sorted(unknown)[0]}")
+        if not known.issuperset(item):
+            raise InputError("unknown field", record, f"{key}[{i}].{sorted(set(item) - known)[0]}")
         part = {}
-        for name in fields:
+        for name, fast, spec in specs:
             value = item.get(name)
             if value is not None:
-                _check(value, types[name], record, f"{key}[{i}].{name}")
+                if type(value) not in fast:
+                    _check(value, spec, record, f"{key}[{i}].{name}")
                 part[name] = value
         out.append(part)
     return out
@@ -100,39 +113,43 @@ def _parts(doc: Mapping[str, Any], key: str, fields: tuple[str, ...],
 
 def canonical(doc: Mapping[str, Any], record: str | None = None) -> dict[str, Any]:
     """The canonical form of a customer document; InputError naming record and field if unusable."""
-    record = record or describe(doc)
     if not isinstance(doc, Mapping):
         raise InputError(f"a customer must be an object, got {type(doc).__name__}", record)
-    unknown = doc.keys() - _KNOWN_KEYS
-    if unknown:
-        raise InputError("unknown field", record, sorted(unknown)[0])
+    record = record or describe(doc)
+    if not _KNOWN_KEYS.issuperset(doc):
+        raise InputError("unknown field", record, sorted(doc.keys() - _KNOWN_KEYS)[0])
     out: dict[str, Any] = {}
-    for name in CUSTOMER_SCALARS:
-        value = doc.get(name)
+    get = doc.get
+    for name, fast, spec in _SCALAR_SPECS:
+        value = get(name)
         if value is not None:
-            _check(value, _SCALAR_TYPES[name], record, name)
+            if type(value) not in fast:
+                _check(value, spec, record, name)
             out[name] = value
-    for key, fields, types in (("Addresses", ADDRESS_FIELDS, _ADDRESS_TYPES),
-                               ("ContactPersons", CONTACT_FIELDS, _CONTACT_TYPES)):
-        parts = _parts(doc, key, fields, types, record)
-        if parts:
+    for key in ("Addresses", "ContactPersons"):
+        items = get(key)
+        if items and (parts := _parts(items, key, record)):
             out[key] = parts
     for kind in FREE_FIELD_KINDS:
-        fields = doc.get(kind) or {}
+        fields = get(kind)
+        if not fields:
+            continue
         if not isinstance(fields, Mapping):
             raise InputError(f"expected an object, got {type(fields).__name__}", record, kind)
         for name, value in fields.items():
-            if not isinstance(name, str) or type(value) not in _SCALAR_VALUE:
+            if type(value) not in _SCALAR_VALUE or not isinstance(name, str):
                 raise InputError(f"free field values must be text, numbers, booleans or null, "
                                  f"got {type(value).__name__}", record, f"{kind}.{name}")
-        if fields:
-            out[kind] = dict(fields)
+        out[kind] = dict(fields)
     return out
 
 
+# Keys sorted: two equal documents hash equally whatever order their free fields came in.
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+
+
 def content_hash(canon: Mapping[str, Any]) -> str:
-    text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_HASH_ENCODER.encode(canon).encode("utf-8")).hexdigest()
 
 
 def customer_row(canon: Mapping[str, Any]) -> dict[str, Any]:
