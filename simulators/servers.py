@@ -76,7 +76,9 @@ def ftp_server(root: str | Path, user: str, password: str, tls: bool = False, *,
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
         base = handler or (TLS_FTPHandler if tls else FTPHandler)
         # A fresh subclass per server: pyftpdlib configures handlers through class attributes.
-        attrs: dict[str, Any] = {"authorizer": authorizer, "banner": "specbridge test server"}
+        # auth_failed_timeout: pyftpdlib waits 3 s before refusing a login; a simulator need not.
+        attrs: dict[str, Any] = {"authorizer": authorizer, "banner": "specbridge test server",
+                                 "auth_failed_timeout": 0.05}
         ca_file = None
         if tls:
             ca_file, key_file = _tls_files(Path(tmp))
