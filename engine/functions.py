@@ -196,6 +196,29 @@ def round_(number: float | None, digits: float) -> float | None:
     return None if number is None else round(number, int(digits))
 
 
+_MESSAGE_KEYS = ("message", "Message", "ErrorMessage", "error_description", "errorMessage", "detail", "title", "error")
+
+
+@register(("body", ANY),
+          doc="Human-readable text from a typical error body: a list of objects with a message, an object "
+              "with message/Message/ErrorMessage/error_description/detail/error, or plain text.",
+          example="error_text([{\"message\": \"naam is too long\"}]) -> 'naam is too long'")
+def error_text(body: Any) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, str):
+        return body.strip()[:500]
+    if isinstance(body, list):
+        return "; ".join(t for t in (error_text(item) for item in body) if t)
+    if isinstance(body, dict):
+        for key in _MESSAGE_KEYS:
+            if not is_empty(body.get(key)):
+                value = body[key]
+                return value.strip() if isinstance(value, str) else error_text(value)
+        return ", ".join(f"{k}: {_text(v)}" for k, v in body.items() if isinstance(v, str | int | float))[:500]
+    return _text(body)
+
+
 @register(doc="The all-zero GUID, for an id that could not be found.",
           example="guid_empty() -> '00000000-0000-0000-0000-000000000000'")
 def guid_empty() -> str:
