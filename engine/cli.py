@@ -69,10 +69,11 @@ def validate(paths: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _read_input(path: str) -> str:
+def _read_input(path: str) -> bytes:
+    """The input file's bytes, untouched: line endings and encoding are the flow's business."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return Path(path).read_bytes()
+    except OSError as exc:
         raise SpecbridgeError(f"cannot read input {path}: {exc}") from None
 
 

@@ -53,21 +53,22 @@ class Plan:
 
     # --- input -------------------------------------------------------------------------------
     def read_input(self, data: str | bytes | Any) -> tuple[Any, str | None]:
-        """The record as the steps see it, plus its raw text (for flows that pass it on verbatim)."""
+        """The record as the steps see it, plus its raw text (for flows that pass it on verbatim).
+
+        Bytes are decoded with surrogateescape, so `raw` encodes back to exactly the bytes given,
+        even when they are not UTF-8; XML is parsed from the bytes, honouring its own encoding.
+        """
         raw: str | None = None
-        if isinstance(data, bytes):
-            try:
-                data = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError("input is not valid UTF-8") from None
         if isinstance(data, str):
-            raw = data
+            data = data.encode("utf-8", "surrogateescape")
+        if isinstance(data, bytes):
+            raw = data.decode("utf-8", "surrogateescape")
             if self.input.format == "json":
                 record = parse_json(data)
             elif self.input.format == "xml":
                 record = parse_xml(data, self.input.force_list)
             else:
-                record = data
+                record = raw
         else:
             record = data
             raw = json.dumps(data, ensure_ascii=False) if self.input.format == "json" else None

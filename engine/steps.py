@@ -196,7 +196,7 @@ class SendStep(Step):
     def _upload(self, run: Run, path: str, body: Any) -> Any:
         content = _bytes(body)
         run.requests.append({"transport": "files", "connection": self.connection, "path": path,
-                             "content": content.decode("utf-8", errors="replace")})
+                             "content": run.settings.redact(content.decode("utf-8", errors="replace"))})
         try:
             if run.services.answer is not None:
                 answer = run.services.answer(self.id, run.requests[-1])
@@ -285,7 +285,7 @@ def _bytes(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
-        return body.encode("utf-8")
+        return body.encode("utf-8", "surrogateescape")  # raw input round-trips byte for byte
     if body is None:
         return b""
     import json

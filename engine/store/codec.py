@@ -65,7 +65,7 @@ def describe(doc: Mapping[str, Any], fallback: str = "") -> str:
     return fallback or "customer without code or GUID"
 
 
-def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], record: str, field: str) -> None:
+def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], record: str | None, field: str) -> None:
     """The slow path: called only when the value's exact type is not listed, or for enums."""
     allowed, enum = spec
     # bool is a subclass of int, and True must not pass as a number; other subclasses may.
@@ -90,7 +90,7 @@ _PART_SPECS = {"Addresses": _specs(ADDRESS_FIELDS, _ADDRESS_TYPES),
 _PART_KEYS = {"Addresses": frozenset(ADDRESS_FIELDS), "ContactPersons": frozenset(CONTACT_FIELDS)}
 
 
-def _parts(items: Any, key: str, record: str) -> list[dict[str, Any]]:
+def _parts(items: Any, key: str, record: str | None) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise InputError(f"expected a list, got {type(items).__name__}", record, key)
     specs, known = _PART_SPECS[key], _PART_KEYS[key]
@@ -112,10 +112,21 @@ def _parts(items: Any, key: str, record: str) -> list[dict[str, Any]]:
 
 
 def canonical(doc: Mapping[str, Any], record: str | None = None) -> dict[str, Any]:
-    """The canonical form of a customer document; InputError naming record and field if unusable."""
+    """The canonical form of a customer document; InputError naming record and field if unusable.
+
+    `record` names the document in errors; by default its code or GUID (see `describe`).
+    """
+    try:
+        return _canonical(doc)
+    except InputError as e:  # name the record only on failure: building names costs on every save
+        name = record or (describe(doc) if isinstance(doc, Mapping) else "customer")
+        raise InputError(e.message, name, e.field) from None
+
+
+def _canonical(doc: Mapping[str, Any]) -> dict[str, Any]:
+    record = None
     if not isinstance(doc, Mapping):
-        raise InputError(f"a customer must be an object, got {type(doc).__name__}", record)
-    record = record or describe(doc)
+        raise InputError(f"a customer must be an object, got {type(doc).__name__}")
     if not _KNOWN_KEYS.issuperset(doc):
         raise InputError("unknown field", record, sorted(doc.keys() - _KNOWN_KEYS)[0])
     out: dict[str, Any] = {}
@@ -157,11 +168,16 @@ def customer_row(canon: Mapping[str, Any]) -> dict[str, Any]:
     return {name: canon.get(name) for name in CUSTOMER_SCALARS}
 
 
+_NO_ADDRESS = dict.fromkeys(ADDRESS_FIELDS)
+_NO_CONTACT = dict.fromkeys(CONTACT_FIELDS)
+
+
 def child_rows(customer_id: int, canon: Mapping[str, Any]) -> tuple[list[dict[str, Any]], ...]:
     """(addresses, contacts, free fields) rows of one customer, in document order."""
-    addresses = [{"customer_id": customer_id, "position": i, **{f: a.get(f) for f in ADDRESS_FIELDS}}
+    # {**all-None, **part}: every column present, built by dict merges (this runs per saved row).
+    addresses = [{**_NO_ADDRESS, **a, "customer_id": customer_id, "position": i}
                  for i, a in enumerate(canon.get("Addresses", ()))]
-    contacts = [{"customer_id": customer_id, "position": i, **{f: c.get(f) for f in CONTACT_FIELDS}}
+    contacts = [{**_NO_CONTACT, **c, "customer_id": customer_id, "position": i}
                 for i, c in enumerate(canon.get("ContactPersons", ()))]
     free: list[dict[str, Any]] = []
     for kind in FREE_FIELD_KINDS:

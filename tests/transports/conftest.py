@@ -38,7 +38,7 @@ def sftp(server_root: Path) -> Iterator[SftpServer]:
         yield server
 
 
-@pytest.fixture(params=["file", "ftp-passive", "ftp-active", "ftps", "sftp"])
+@pytest.fixture(params=["file", "ftp-passive", "ftp-active", "ftps", "ftps-active", "sftp"])
 def endpoint(request: pytest.FixtureRequest, server_root: Path) -> Iterator[FileServerConfig]:
     """Every file transport kind against a real endpoint serving `server_root`."""
     kind = request.param
@@ -49,9 +49,9 @@ def endpoint(request: pytest.FixtureRequest, server_root: Path) -> Iterator[File
             yield FileServerConfig(url=server.url, username=USER, password=PASSWORD, folder=FOLDER,
                                    known_hosts=server.known_hosts, timeout=5)
     else:
-        with ftp_server(server_root, USER, PASSWORD, tls=kind == "ftps") as server:
+        with ftp_server(server_root, USER, PASSWORD, tls=kind.startswith("ftps")) as server:
             yield FileServerConfig(url=server.url, username=USER, password=PASSWORD, folder=FOLDER,
-                                   active=kind == "ftp-active", ca_file=server.ca_file, timeout=5)
+                                   active=kind.endswith("-active"), ca_file=server.ca_file, timeout=5)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from transport_helpers import FOLDER, PASSWORD, USER, closed_port, entries
 
+import transports
 from engine.errors import AuthError, ConnectError, InputError, TransportError
 from simulators.servers import FtpServer, SftpServer, ftp_server, sftp_server
 from transports import (
@@ -240,7 +241,19 @@ def test_an_unknown_scheme_is_refused() -> None:
         open_files(FileServerConfig("gopher://h"))
 
 
-def test_register_file_transport_adds_a_scheme() -> None:
+def test_register_file_transport_adds_a_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transports, "_FILE_TRANSPORTS", dict(transports._FILE_TRANSPORTS))  # no leak
     memory = MemoryFileTransport(folder="/in")
     register_file_transport("mem", lambda config: memory)
     assert open_files(FileServerConfig("mem://anything")) is memory
+
+
+@pytest.mark.parametrize(("active", "command"), [(False, "PASV"), (True, "PORT")])
+def test_ftp_data_connection_mode_follows_the_active_flag(
+        ftp: FtpServer, active: bool, command: str, all_logs: pytest.LogCaptureFixture) -> None:
+    config = FileServerConfig(ftp.url, USER, PASSWORD, FOLDER, active=active, timeout=5)
+    with closing(open_files(config)) as files:
+        files.send(FileUpload("a.xml", b"x"))
+    commands = [r.getMessage().split("<- ")[-1][:4] for r in all_logs.records if "<- " in r.getMessage()]
+    other = {"PASV": "PORT", "PORT": "PASV"}[command]
+    assert command in commands and other not in commands
