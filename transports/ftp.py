@@ -70,8 +70,8 @@ class FtpTransport:
         final = resolve(self._config.folder, upload.path)
         temp = temp_path(final)
         with self._lock:
+            ftp = self._session()  # a refused connection or login created nothing to clean up
             try:
-                ftp = self._session()
                 ftp.storbinary(f"STOR {temp}", io.BytesIO(upload.content))
                 _check_size(ftp, temp, len(upload.content))
                 _replace(ftp, temp, final)

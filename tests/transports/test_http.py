@@ -10,13 +10,14 @@ from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from transport_helpers import API_KEY, CLIENT_KEY, CLIENT_SECRET, DictTokenStore, closed_port, fast_retry
 
 import transports.auth
 from engine.errors import AuthError, ConnectError, TransportError
 from simulators.servers import http_server
-from transports import open_http
+from transports import HttpClientTransport, open_http
 from transports.base import (
     BearerTokenAuth,
     HeaderAuth,
@@ -352,3 +353,19 @@ def test_https_is_verified_against_the_given_ca() -> None:
                 pytest.raises(ConnectError, match="certificate is not trusted"):
             http.send(HttpRequest("GET", "/a"))
     assert len(server.requests) == 1  # the untrusted attempt was not retried, and sent nothing
+
+
+def test_an_injected_httpx_transport_is_used() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"id": 7})
+
+    http = HttpClientTransport(HttpConfig("https://api.invalid/v1", auth=HeaderAuth("X-Key", API_KEY)),
+                               transport=httpx.MockTransport(handler))
+    with closing(http):
+        response = http.send(HttpRequest("POST", "items", json={"a": 1}))
+    assert (response.status, response.json()) == (201, {"id": 7})
+    assert str(seen[0].url) == "https://api.invalid/v1/items"
+    assert seen[0].headers["X-Key"] == API_KEY
