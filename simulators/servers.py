@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -290,8 +291,6 @@ def http_server(app: App, *, tls: bool = False) -> Iterator[HttpServer]:
         server = _Server((HOST, 0), _handler(app, recorded))
         ca_file = None
         if tls:
-            import ssl
-
             ca_file, key_file = _tls_files(Path(tmp))
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(key_file)

@@ -258,6 +258,7 @@ class HttpClientTransport:
         return self._redact(f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}")
 
     def _wrap(self, response: httpx.Response) -> HttpResponse:
-        # The URL is redacted because a query-string credential is part of it.
+        # Header names come lower-case (as httpx keeps them). The URL is redacted because a
+        # query-string credential is part of it.
         return HttpResponse(status=response.status_code, headers=dict(response.headers.items()),
                             content=response.content, url=self._redact(str(response.url)))
