@@ -118,7 +118,7 @@ class HttpClientTransport:
     def send(self, request: HttpRequest) -> HttpResponse:
         policy = self._config.retry
         deadline = time.monotonic() + policy.timeout
-        tries = 0
+        tries, reached = 0, False
         try:
             for attempt in stamina.retry_context(
                 on=_backoff, attempts=max(1, policy.attempts), timeout=policy.timeout,
@@ -127,9 +127,15 @@ class HttpClientTransport:
             ):
                 tries = attempt.num
                 with attempt:
-                    return self._attempt(request, attempt.num, deadline)
+                    try:
+                        return self._attempt(request, attempt.num, deadline)
+                    except _Retryable as exc:
+                        # Once any attempt may have reached the server, a later connect
+                        # failure no longer means "nothing happened".
+                        reached = reached or exc.kind == "sent"
+                        raise
         except _Retryable as exc:
-            return self._give_up(request, exc, tries)
+            return self._give_up(request, exc, tries, reached)
         raise AssertionError("unreachable: stamina either returns or raises")
 
     def _attempt(self, request: HttpRequest, num: int, deadline: float) -> HttpResponse:
@@ -145,13 +151,13 @@ class HttpClientTransport:
                 "so it is not repeated", where, self._excerpt(response))
         return self._wrap(response)
 
-    def _give_up(self, request: HttpRequest, exc: _Retryable, count: int) -> HttpResponse:
+    def _give_up(self, request: HttpRequest, exc: _Retryable, count: int, reached: bool) -> HttpResponse:
         tries = f"after {count} attempt{'s' if count != 1 else ''}"
         if exc.kind == "status" and exc.response is not None:
             log.warning("%s %s: still %s %s; returning it", request.method.upper(), exc.where,
                         exc.message, tries)
             return self._wrap(exc.response)
-        if exc.kind == "connect":
+        if exc.kind == "connect" and not reached:
             raise ConnectError(f"could not connect {tries}", exc.where, exc.message)
         if request.method.upper() in SAFE_METHODS:
             raise TransportError(f"no answer {tries}", exc.where, exc.message)

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import httpx
 import pytest
 from transport_helpers import closed_port, fast_retry
 
 from engine.errors import ConnectError, TransportError, UncertainOutcome
 from simulators.servers import Drop, http_server
-from transports import open_http
+from transports import HttpClientTransport, open_http
 from transports.base import HttpConfig, HttpRequest, RetryPolicy
 from transports.http import parse_retry_after
 
@@ -176,3 +177,19 @@ def test_the_policy_timeout_bounds_the_whole_send() -> None:
         assert http.send(HttpRequest("GET", "/r")).status == 503
     assert time.monotonic() - started < 2
     assert 2 <= len(server.requests) < 50
+
+
+@pytest.mark.parametrize(("method", "error"), [("GET", TransportError), ("PUT", UncertainOutcome)])
+def test_a_connect_failure_after_a_lost_answer_is_not_reported_as_nothing_sent(
+        method: str, error: type[TransportError]) -> None:
+    # Which failure comes in which order cannot be staged with a real server; a mock can.
+    faults = [httpx.ReadTimeout("timed out"), httpx.ConnectError("refused")]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise faults.pop(0) if len(faults) > 1 else faults[0]
+
+    http = HttpClientTransport(config("http://api.invalid", fast_retry(attempts=2)),
+                               transport=httpx.MockTransport(handler))
+    with closing(http), pytest.raises(error, match="no answer after 2 attempts") as caught:
+        http.send(HttpRequest(method, "/r"))
+    assert type(caught.value) is error
