@@ -14,7 +14,7 @@ from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
 from .errors import Location, SpecError, SpecErrors
-from .expressions import ExpressionError, Expr, Names, Template, compile_expr, compile_template
+from .expressions import ExpressionError, Expr, Names, Template, compile_expr, compile_template, truthy
 from .fields import MISSING, FieldRule, RecordRef, build_fast, object_builder, template_source
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan
@@ -185,13 +185,13 @@ class Compiler:
                                           omit_empty=omit_default))
         if not isinstance(raw, dict):
             return None
-        sources = [k for k in ("from", "template", "value", "coalesce", "fields", "each", "items") if k in raw]
+        sources = [k for k in ("from", "template", "value", "coalesce", "cases", "fields", "each", "items") if k in raw]
         if "each" in raw and "fields" in raw:
             sources.remove("fields")
         if len(sources) != 1:
             which = ", ".join(sources) if sources else "none"
             self.fail(path, f"field {name} needs exactly one source (from, template, value, coalesce, "
-                            f"fields, each or items); found: {which}")
+                            f"cases, fields, each or items); found: {which}")
             return None
         kind = sources[0]
         made = self._source(kind, name, raw, path, roots)
@@ -232,6 +232,8 @@ class Compiler:
             fns = tuple(e.evaluate for e in exprs if e)
             return ((lambda scope: first_non_empty(*(f(scope) for f in fns))),
                     " | ".join(e.source for e in exprs if e), (), None)
+        if kind == "cases":
+            return self._cases(raw["cases"], [*path, "cases"], roots)
         if kind == "fields":
             children = self.rules(raw["fields"], [*path, "fields"], roots, f"{name}.")
             return object_builder(children), "(object)", children, None
@@ -259,6 +261,31 @@ class Compiler:
                 return [None if (v := f(scope)) is OMIT else v for f in fns]
             return items_source, "(list)", children, None
         return None
+
+    def _cases(self, raw: list[Any], path: list[PathPart], roots: frozenset[str]) -> Any:
+        """First case whose `when` holds gives the value; a case without `when` always holds."""
+        compiled: list[tuple[Any, Any]] = []
+        texts = []
+        for i, case in enumerate(raw):
+            when = self.expr([*path, i, "when"], case["when"], roots) if "when" in case else None
+            if "from" in case:
+                expr = self.expr([*path, i, "from"], case["from"], roots)
+                if expr is None:
+                    continue
+                value_fn, shown = expr.evaluate, expr.source
+            else:
+                constant = case.get("value")
+                value_fn, shown = (lambda scope, c=constant: c), repr(constant)
+            compiled.append((when.evaluate if when else None, value_fn))
+            texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
+        pairs = tuple(compiled)
+
+        def cases_source(scope: Mapping[str, Any]) -> Any:
+            for when, value in pairs:
+                if when is None or truthy(when(scope)):
+                    return value(scope)
+            return None
+        return cases_source, "; ".join(texts), (), None
 
     @staticmethod
     def _finish(rule: FieldRule) -> FieldRule:

@@ -55,6 +55,8 @@ def _source(rule: FieldRule) -> str:
         return "Derived (see rows below)"
     if rule.source_kind == "each":
         return f"Each of `{rule.source_text}`"
+    if rule.source_kind == "cases":
+        return "Cases: " + rule.source_text
     if rule.source_kind == "coalesce":
         return "First non-empty of " + ", ".join(f"`{s.strip()}`" for s in rule.source_text.split(" | "))
     return f"`{rule.source_text}`"

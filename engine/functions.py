@@ -190,6 +190,26 @@ def values_of(obj: dict[str, Any] | None, keys: list[Any]) -> list[Any]:
     return [obj.get(k) for k in keys]
 
 
+@register(("object", ["object", "null"]), ("keys", ["array"]),
+          doc="A copy of `object` with only `keys` that it has, in the order of `keys`.",
+          example="pick({\"a\": 1, \"b\": 2}, ['b', 'c']) -> {\"b\": 2}")
+def pick(obj: dict[str, Any] | None, keys: list[Any]) -> dict[str, Any]:
+    obj = obj or {}
+    return {k: obj[k] for k in keys if isinstance(k, str) and k in obj}
+
+
+@register(("list", ["array", "null"]), ("index", ["number"]), ("patch", ["object"]),
+          doc="A copy of `list` whose item at `index` is merged with `patch` (an object); "
+              "the list is unchanged when it has no such item.",
+          example="with_item([{\"a\": 1}], `0`, {\"b\": 2}) -> [{\"a\": 1, \"b\": 2}]")
+def with_item(items: list[Any] | None, index: float, patch: dict[str, Any]) -> list[Any]:
+    out = list(items or [])
+    i = int(index)
+    if -len(out) <= i < len(out) and isinstance(out[i], dict):
+        out[i] = {**out[i], **patch}
+    return out
+
+
 @register(("number", NUM), ("digits", ["number"]),
           doc="The number rounded to `digits` decimals; null stays null.", example="round(`2.345`, `2`) -> 2.35")
 def round_(number: float | None, digits: float) -> float | None:

@@ -150,7 +150,8 @@ class Plan:
                 scope[step.id] = step.run(run)
             run.step = "result"
             message = self.result.render(scope) if self.result is not None else "OK"
-            writes = [w.as_dict() for w in run.writes]
+            writes = [w.as_dict() for w in run.writes] + [
+                {"table": "customers", "upsert": doc} for doc in run.saves]
             if not services.dry_run and services.store is not None and (run.writes or run.saves):
                 _apply_writes(services.store, run, tenant)
             if journal:

@@ -65,14 +65,14 @@ def describe(doc: Mapping[str, Any], fallback: str = "") -> str:
     return fallback or "customer without code or GUID"
 
 
-def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], record: str | None, field: str) -> None:
+def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], field: str) -> None:
     """The slow path: called only when the value's exact type is not listed, or for enums."""
     allowed, enum = spec
     # bool is a subclass of int, and True must not pass as a number; other subclasses may.
     if type(value) not in allowed and (isinstance(value, bool) or not isinstance(value, tuple(allowed))):
-        raise InputError(f"{type(value).__name__} value {value!r} is not allowed here", record, field)
+        raise InputError(f"{type(value).__name__} value {value!r} is not allowed here", field=field)
     if enum is not None and value not in enum:
-        raise InputError(f"{value!r} is not one of {sorted(enum)}", record, field)
+        raise InputError(f"{value!r} is not one of {sorted(enum)}", field=field)
 
 
 Specs = tuple[tuple[str, frozenset[type], tuple[frozenset[type], frozenset[Any] | None]], ...]
@@ -90,22 +90,22 @@ _PART_SPECS = {"Addresses": _specs(ADDRESS_FIELDS, _ADDRESS_TYPES),
 _PART_KEYS = {"Addresses": frozenset(ADDRESS_FIELDS), "ContactPersons": frozenset(CONTACT_FIELDS)}
 
 
-def _parts(items: Any, key: str, record: str | None) -> list[dict[str, Any]]:
+def _parts(items: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
-        raise InputError(f"expected a list, got {type(items).__name__}", record, key)
+        raise InputError(f"expected a list, got {type(items).__name__}", field=key)
     specs, known = _PART_SPECS[key], _PART_KEYS[key]
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InputError(f"expected an object, got {type(item).__name__}", record, f"{key}[{i}]")
+            raise InputError(f"expected an object, got {type(item).__name__}", field=f"{key}[{i}]")
         if not known.issuperset(item):
-            raise InputError("unknown field", record, f"{key}[{i}].{sorted(set(item) - known)[0]}")
+            raise InputError("unknown field", field=f"{key}[{i}].{sorted(set(item) - known)[0]}")
         part = {}
         for name, fast, spec in specs:
             value = item.get(name)
             if value is not None:
                 if type(value) not in fast:
-                    _check(value, spec, record, f"{key}[{i}].{name}")
+                    _check(value, spec, f"{key}[{i}].{name}")
                 part[name] = value
         out.append(part)
     return out
@@ -124,33 +124,32 @@ def canonical(doc: Mapping[str, Any], record: str | None = None) -> dict[str, An
 
 
 def _canonical(doc: Mapping[str, Any]) -> dict[str, Any]:
-    record = None
     if not isinstance(doc, Mapping):
         raise InputError(f"a customer must be an object, got {type(doc).__name__}")
     if not _KNOWN_KEYS.issuperset(doc):
-        raise InputError("unknown field", record, sorted(doc.keys() - _KNOWN_KEYS)[0])
+        raise InputError("unknown field", field=sorted(doc.keys() - _KNOWN_KEYS)[0])
     out: dict[str, Any] = {}
     get = doc.get
     for name, fast, spec in _SCALAR_SPECS:
         value = get(name)
         if value is not None:
             if type(value) not in fast:
-                _check(value, spec, record, name)
+                _check(value, spec, name)
             out[name] = value
     for key in ("Addresses", "ContactPersons"):
         items = get(key)
-        if items and (parts := _parts(items, key, record)):
+        if items and (parts := _parts(items, key)):
             out[key] = parts
     for kind in FREE_FIELD_KINDS:
         fields = get(kind)
         if not fields:
             continue
         if not isinstance(fields, Mapping):
-            raise InputError(f"expected an object, got {type(fields).__name__}", record, kind)
+            raise InputError(f"expected an object, got {type(fields).__name__}", field=kind)
         for name, value in fields.items():
             if type(value) not in _SCALAR_VALUE or not isinstance(name, str):
                 raise InputError(f"free field values must be text, numbers, booleans or null, "
-                                 f"got {type(value).__name__}", record, f"{kind}.{name}")
+                                 f"got {type(value).__name__}", field=f"{kind}.{name}")
         out[kind] = dict(fields)
     return out
 

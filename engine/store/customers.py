@@ -13,7 +13,7 @@ it has no GUID yet (an ERP customer that App4Sales has now adopted).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,8 +34,12 @@ CHILD_TABLES = (customer_addresses, customer_contacts, customer_free_fields)
 _c = customers.c
 _ID_COLUMNS = (_c.id, _c.CustomerGuid, _c.CustomerCode, _c.InternalCode, _c.content_hash)
 
-# A canonical document and the name errors use for it.
+# A canonical document and its position for errors ("customers[3]", or "" for a single save).
 Named = tuple[str, dict[str, Any]]
+
+
+def _name(label: str, doc: Mapping[str, Any]) -> str:
+    return f"{label} ({codec.describe(doc)})" if label else codec.describe(doc)
 
 
 def _keys(doc: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -82,15 +86,15 @@ def _is(field: str, value: Any) -> list[sa.ColumnElement[bool]]:
     return [column != "", test] if field in ("CustomerGuid", "CustomerCode") else [test]
 
 
-def _match(record: str, doc: Mapping[str, Any], by_guid: Mapping[str, Row[Any]],
+def _match(label: str, doc: Mapping[str, Any], by_guid: Mapping[str, Row[Any]],
            by_code: Mapping[str, Row[Any]]) -> Row[Any] | None:
     guid, code = doc.get("CustomerGuid"), doc.get("CustomerCode")
     row = by_guid.get(guid) if guid else None
     if row is None and code and (row := by_code.get(code)) is not None and guid and row.CustomerGuid:
         raise InputError(f"code {code!r} belongs to the customer with GUID {row.CustomerGuid}",
-                         record, "CustomerCode")
+                         _name(label, doc), "CustomerCode")
     if row is not None and code and (other := by_code.get(code)) is not None and other.id != row.id:
-        raise InputError(f"code {code!r} already belongs to another customer", record, "CustomerCode")
+        raise InputError(f"code {code!r} already belongs to another customer", _name(label, doc), "CustomerCode")
     return row
 
 
@@ -117,11 +121,11 @@ def _save_run(conn: Connection, tenant: str, docs: Sequence[Named], statuses: li
     seen_keys: set[tuple[str, str]] = set()
     seen_ids: set[int] = set()
     done = 0
-    for record, doc in docs:
+    for label, doc in docs:
         keys = _keys(doc)
         if keys & seen_keys:
             break
-        row = _match(record, doc, by_guid, by_code)
+        row = _match(label, doc, by_guid, by_code)
         if row is not None and row.id in seen_ids:
             break
         if row is not None:
@@ -253,7 +257,3 @@ def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], wher
 
 def count(conn: Connection, tenant: str) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(customers).where(_c.tenant == tenant)).scalar_one()
-
-
-def canonical_batch(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Named]:
-    return [(record, codec.canonical(doc, record)) for record, doc in items]

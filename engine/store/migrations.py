@@ -73,14 +73,15 @@ def _v1_initial(conn: Connection) -> None:
              sqlite_where=guid != "", postgresql_where=guid != "")
     sa.Index("ix_customers_internal", customers.c.tenant, customers.c.InternalCode)
     sa.Table("customer_addresses", meta, *_child_key(),
-             *_text_columns("AddressType AddressLine1 AddressLine2 PostCode City Country Iso2 Email Phone"))
+             *_text_columns("AddressType AddressLine1 AddressLine2 PostCode City Country Iso2 Email Phone"),
+             sqlite_with_rowid=False)
     sa.Table("customer_contacts", meta, *_child_key(),
              *_text_columns("ContactId FullName FirstName LastName Email Phonenumber MobileNumber"),
-             sa.Column("IsMainContact", sa.Boolean))
+             sa.Column("IsMainContact", sa.Boolean), sqlite_with_rowid=False)
     sa.Table("customer_free_fields", meta, *_child_key(),
              sa.Column("kind", sa.String(20), nullable=False),
              sa.Column("name", sa.Text, nullable=False),
-             sa.Column("value", sa.JSON, nullable=True))
+             sa.Column("value", sa.JSON, nullable=True), sqlite_with_rowid=False)
     sa.Table("sales_reps", meta,
              sa.Column("tenant", sa.String(100), primary_key=True),
              sa.Column("Username", sa.Text, primary_key=True),

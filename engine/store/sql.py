@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from engine.errors import StoreError
+from engine.errors import InputError, StoreError
 from engine.store import codec, documents
 from engine.store import customers as customer_sql
 from engine.store.connect import is_memory, make_engine, parse_url, safe_url, translate_errors
@@ -160,8 +160,7 @@ class SqlStore:
 
     # --- writing -------------------------------------------------------------------------------
     def upsert_customer(self, customer: Mapping[str, Any], tenant: str = "default") -> str:
-        record = codec.describe(customer) if isinstance(customer, Mapping) else "customer"
-        return self._save([(record, codec.canonical(customer, record))], tenant)[0]
+        return self._save([("", codec.canonical(customer))], tenant)[0]
 
     def save_customers(self, customers: Iterable[Mapping[str, Any]], tenant: str = "default",
                        batch_size: int = 500) -> SaveCounts:
@@ -170,10 +169,10 @@ class SqlStore:
         counts = SaveCounts()
         batch: list[tuple[str, dict[str, Any]]] = []
         for index, customer in enumerate(customers):
-            record = f"customers[{index}]"
-            if isinstance(customer, Mapping):
-                record += f" ({codec.describe(customer)})"
-            batch.append((record, codec.canonical(customer, record)))
+            try:
+                batch.append((f"customers[{index}]", codec.canonical(customer)))
+            except InputError as e:  # say where in the stream, besides the code or GUID
+                raise InputError(e.message, f"customers[{index}] ({e.record})", e.field) from None
             if len(batch) >= batch_size:
                 counts.add(_counts(self._save(batch, tenant)))
                 batch = []
