@@ -7,7 +7,7 @@ dataclasses of transports/base.py and hands those to the transport registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,25 +127,41 @@ def _auth(decl: ConnectionDecl, scope: Mapping[str, Any], settings: Settings, fl
     raise ValueError(f"unknown auth kind {kind}")
 
 
-def open_connections(decls: Mapping[str, ConnectionDecl], settings: Settings, flow: str,
-                     token_store: base.TokenStore | None) -> dict[str, Any]:
-    """Open every declared connection; the caller closes them (see `close_connections`)."""
-    import transports
-    opened: dict[str, Any] = {}
-    try:
-        for name, decl in decls.items():
-            config = build_config(decl, settings, flow)
-            opened[name] = (transports.open_files(config) if decl.kind == "files"
-                            else transports.open_http(config, token_store=token_store))
-    except Exception:
-        close_connections(opened)
-        raise
-    return opened
+class Connections(Mapping[str, Any]):
+    """The run's connections, each opened on first use and closed together at the end.
 
+    Lazy, so a flow only connects to what it actually uses (an optional FTP server whose address
+    is empty is never touched), and thread-safe, so records on a thread pool share one client.
+    """
 
-def close_connections(opened: Mapping[str, Any]) -> None:
-    for transport in opened.values():
-        try:
-            transport.close()
-        except Exception:  # noqa: BLE001 - closing must never hide the run's own outcome
-            pass
+    def __init__(self, decls: Mapping[str, ConnectionDecl], settings: Settings, flow: str,
+                 token_store: base.TokenStore | None) -> None:
+        import threading
+        self._decls, self._settings, self._flow, self._tokens = decls, settings, flow, token_store
+        self._opened: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._opened:
+                import transports
+                decl = self._decls[name]
+                config = build_config(decl, self._settings, self._flow)
+                self._opened[name] = (transports.open_files(config) if decl.kind == "files"
+                                      else transports.open_http(config, token_store=self._tokens))
+            return self._opened[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decls)
+
+    def __len__(self) -> int:
+        return len(self._decls)
+
+    def close(self) -> None:
+        with self._lock:
+            for transport in self._opened.values():
+                try:
+                    transport.close()
+                except Exception:  # noqa: BLE001 - closing must never hide the run's own outcome
+                    pass
+            self._opened.clear()

@@ -16,7 +16,7 @@ from typing import Any
 
 from .fields import MISSING, FieldRule
 from .plan import Plan
-from .steps import CheckStep, FilterStep, GenerateStep, HttpLookupStep, MapStep, SendStep, StoreLookupStep, WritebackStep
+from .steps import CheckStep, FilterStep, GenerateStep, MapStep, RemoteLookupStep, SendStep, StoreLookupStep, WritebackStep
 
 COLUMNS = ("Target field", "Source", "Logic / notes", "Max length", "Required", "Default")
 
@@ -76,8 +76,11 @@ def _step_summary(step: Any) -> str:
     if isinstance(step, StoreLookupStep):
         where = ", ".join(f"{k} = `{e.source}`" for k, e in step.where)
         return f"Look up in the store table `{step.table}` where {where}."
-    if isinstance(step, HttpLookupStep):
-        return f"GET `{step.path.source}` on `{step.connection}`" + (" once per run" if step.once else "") + "."
+    if isinstance(step, RemoteLookupStep):
+        verb = "GET" if step.transport_kind == "http" else f"Read the {step.format} file"
+        return f"{verb} `{step.path.source}` on `{step.connection}`" + (" once per run" if step.once else "") + "."
+    if isinstance(step, MapStep):
+        return f"Build `{step.id}` from {len(step.rules)} field rules (table below)."
     if isinstance(step, GenerateStep):
         start = f" starting at `{step.start.source}`" if step.start else ""
         return f"Next number of the durable sequence `{step.sequence}`{start}."

@@ -22,7 +22,7 @@ from .expressions import Expr, Template
 from .functions import _text
 from .load import PathPart
 from .runtime import Run
-from .steps import Skip, Step, call_http, read_body
+from .steps import Skip, Step, call_http, read_body, render_params
 
 if TYPE_CHECKING:
     from .compile import Compiler
@@ -51,7 +51,7 @@ class FetchStep(Step):
 
     def pages(self, run: Run) -> Iterator[list[Any]]:
         path = self.path.render(run.scope)
-        base = {k: t.render(run.scope) for k, t in self.params}
+        base = render_params(self.params, run.scope)
         offset = 0
         for page_number in range(self.paging.max_pages):
             params = dict(base)
@@ -88,7 +88,7 @@ class FetchStep(Step):
         store = run.services.store
         tenant = run.scope.get("tenant") or "default"
         batch: list[dict[str, Any]] = []
-        progress = run.scope.get("_progress")
+        progress = run.services.progress
 
         def flush() -> None:
             if not batch:
@@ -104,7 +104,7 @@ class FetchStep(Step):
             for item in records:
                 counts["fetched"] += 1
                 sub = Run({**run.scope, "item": item}, run.services, run.settings, run.flow, run.run_key,
-                          requests=run.requests, trace=None)
+                          requests=run.requests, trace=None, warnings=run.warnings)
                 try:
                     for step in self.each:
                         sub.step = step.id
@@ -122,7 +122,7 @@ class FetchStep(Step):
                 if len(batch) >= self.batch_size:
                     flush()
             flush()
-            if callable(progress):
+            if progress is not None:
                 progress(counts["fetched"])
         flush()
         run.counts = counts

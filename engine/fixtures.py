@@ -90,6 +90,8 @@ def run_fixture(plan: Plan, fixture: Mapping[str, Any]) -> FixtureResult:
                                 f"{[_short(r) for r in result.requests]}")
             for i, (want, got) in enumerate(zip(wanted, result.requests, strict=False)):
                 problems.extend(f"requests[{i}]{p}" for p in mismatches(want, got))
+        if "warnings" in expect and result.warnings != expect["warnings"]:
+            problems.append(f"warnings: expected {expect['warnings']!r}, got {result.warnings!r}")
         for step_id, want in (expect.get("outputs") or {}).items():
             problems.extend(f"outputs.{step_id}{p}" for p in mismatches(want, result.outputs.get(step_id)))
         _compare_store(store, expect, fixture, problems)

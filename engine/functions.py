@@ -135,6 +135,15 @@ def in_list(value: Any, items: str | list[Any] | None) -> bool:
     return any(needle == c.lower() for c in candidates)
 
 
+@register(("values", ["array", "string", "null"]), ("list", ["string", "array", "null"]),
+          doc="True when any of `values` is in `list` (compared like in_list).",
+          example="any_in(['Klant', 'Leverancier'], 'Klant') -> true")
+def any_in(values: list[Any] | str | None, items: str | list[Any] | None) -> bool:
+    if values is None:
+        return False
+    return any(in_list(v, items) for v in (values if isinstance(values, list) else [values]))
+
+
 @register(("text", STR), doc="MD5 of the UTF-8 text, as 32 lower-case hex digits (for request signatures).",
           example="md5('abc') -> '900150983cd24fb0d6963f7d28e17f72'")
 def md5(text: str | None) -> str:
@@ -208,6 +217,54 @@ def with_item(items: list[Any] | None, index: float, patch: dict[str, Any]) -> l
     if -len(out) <= i < len(out) and isinstance(out[i], dict):
         out[i] = {**out[i], **patch}
     return out
+
+
+@register(("list", ["array", "null"]), ("key_name", ["string"]), ("value_name", ["string"]),
+          doc="The inverse of to_entries: a list of {key_name: k, value_name: v} as an object {k: v}; "
+              "items without a key are skipped, a later duplicate wins.",
+          example="from_entries([{\"naam\": \"Kleur\", \"waarde\": \"rood\"}], 'naam', 'waarde') -> {\"Kleur\": \"rood\"}")
+def from_entries(items: list[Any] | None, key_name: str, value_name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if isinstance(item, dict) and not is_empty(item.get(key_name)):
+            out[_text(item[key_name])] = item.get(value_name)
+    return out
+
+
+@register(("object", ["object", "null"]), ("renames", ["string", "object", "null"]),
+          doc="Keys renamed by a table: an object {old: new} or text 'old=new;old2=new2' (also , or newline "
+              "separated). Keys not in the table are dropped; an empty table keeps every key as it is.",
+          example="rename_keys({\"Kleur\": \"rood\", \"X\": 1}, 'Kleur=Colour') -> {\"Colour\": \"rood\"}")
+def rename_keys(obj: dict[str, Any] | None, renames: str | dict[str, Any] | None) -> dict[str, Any]:
+    obj = obj or {}
+    table = parse_pairs(renames) if isinstance(renames, str) else {k: _text(v) for k, v in (renames or {}).items()}
+    if not table:
+        return dict(obj)
+    return {table[k]: v for k, v in obj.items() if k in table}
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for part in text.replace("\n", ";").replace(",", ";").split(";"):
+        if "=" in part:
+            old, new = part.split("=", 1)
+            if old.strip() and new.strip():
+                pairs[old.strip()] = new.strip()
+    return pairs
+
+
+@register(("object", ["object", "null"]), ("prefix", ["string"]),
+          doc="The keys that start with `prefix`, with the prefix removed.",
+          example="prefixed({\"FreeField:Segment\": \"A\", \"City\": \"B\"}, 'FreeField:') -> {\"Segment\": \"A\"}")
+def prefixed(obj: dict[str, Any] | None, prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):]: v for k, v in (obj or {}).items() if k.startswith(prefix) and len(k) > len(prefix)}
+
+
+@register(("object", ["object", "null"]),
+          doc="A copy without empty values (null, blank text, [] or {}).",
+          example="drop_empty({\"a\": \"\", \"b\": 1}) -> {\"b\": 1}")
+def drop_empty(obj: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (obj or {}).items() if not is_empty(v)}
 
 
 @register(("number", NUM), ("digits", ["number"]),

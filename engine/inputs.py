@@ -74,6 +74,47 @@ class _Multi(list):  # a list made by repetition, as opposed to one forced by fo
     _multi = True
 
 
+def parse_csv(text: str | bytes, delimiter: str = ",", what: str = "file") -> tuple[list[dict[str, str]], list[str]]:
+    """Rows of a CSV file with a header line, as dicts; plus one problem per rejected row.
+
+    A row with more or fewer cells than the header is rejected with its line number, never
+    silently padded or cut. Blank lines are skipped. Cells keep their text exactly.
+    """
+    import csv
+    import io
+    _check_size(text, what)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig", errors="replace")
+    elif text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[dict[str, str]] = []
+    problems: list[str] = []
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [f"{what} line 1: {exc}"]
+    if not header:
+        return [], [f"{what}: empty, no header line"]
+    names = [h.strip() for h in header]
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"{what} line {reader.line_num}: {exc}; row skipped")
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(names):
+            problems.append(f"{what} line {reader.line_num}: {len(cells)} cells where the header has "
+                            f"{len(names)}; row skipped")
+            continue
+        rows.append(dict(zip(names, cells, strict=True)))
+    return rows, problems
+
+
 def _check_size(text: str | bytes, what: str) -> None:
     if len(text) > MAX_INPUT_BYTES:
         raise InputError(f"{what} is {len(text)} bytes, more than the limit of {MAX_INPUT_BYTES}")

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .connections import ConnectionDecl, close_connections, open_connections
+from .connections import ConnectionDecl, Connections
 from .errors import FlowError, InputError, SpecbridgeError
 from .expressions import EvaluationError, Expr, Template, truthy
 from .functions import CLOCK, _text, iso
@@ -89,19 +89,19 @@ class Plan:
     def run(self, record: Any, *, settings: Mapping[str, Any] | None = None, store: Store | None = None,
             user: str | None = None, tenant: str = "default", connections: Mapping[str, Any] | None = None,
             clock: Callable[[], dt.datetime] | None = None, explain: bool = False,
-            run_key: str | None = None) -> Result:
+            run_key: str | None = None, progress: Callable[[int], None] | None = None) -> Result:
         """Run for real: remote calls through the connections, write-backs into the store."""
         resolved = resolve(self.settings, settings)
         opened = None
         if connections is None:
-            connections = opened = open_connections(self.connections, resolved, self.name, store)
+            connections = opened = Connections(self.connections, resolved, self.name, store)
         try:
-            services = Services(store=store, connections=connections, clock=clock or _utcnow)
+            services = Services(store=store, connections=connections, clock=clock or _utcnow, progress=progress)
             return self.execute(record, resolved, services, user=user, tenant=tenant, explain=explain,
                                 run_key=run_key)
         finally:
             if opened is not None:
-                close_connections(opened)
+                opened.close()
 
     def preview(self, record: Any, *, settings: Mapping[str, Any] | None = None, store: Store | None = None,
                 user: str | None = None, tenant: str = "default",
@@ -117,7 +117,7 @@ class Plan:
         """Run records concurrently on a bounded thread pool; one failure does not stop the others."""
         resolved = resolve(self.settings, kwargs.pop("settings", None))
         store = kwargs.get("store")
-        connections = open_connections(self.connections, resolved, self.name, store)
+        connections = Connections(self.connections, resolved, self.name, store)
         try:
             def one(record: Any) -> Result | SpecbridgeError:
                 try:
@@ -127,7 +127,7 @@ class Plan:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 return list(pool.map(one, records))
         finally:
-            close_connections(connections)
+            connections.close()
 
     def execute(self, record: Any, settings: Settings, services: Services, *, user: str | None,
                 tenant: str, explain: bool = False, run_key: str | None = None) -> Result:
@@ -158,7 +158,8 @@ class Plan:
                 journal.journal(JournalEntry(run.run_key, self.name, "", "done",
                                              {"writes": len(run.writes), "saves": len(run.saves)}))
             outputs = {s.id: scope.get(s.id) for s in self.steps}
-            return Result(settings.redact(message), run.requests, writes, outputs, run.trace, run.counts)
+            return Result(settings.redact(message), run.requests, writes, outputs, run.trace, run.counts,
+                          [settings.redact(w) for w in run.warnings])
         except EvaluationError as exc:
             error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)
             self._journal_error(journal, run, error)

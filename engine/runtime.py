@@ -32,6 +32,7 @@ class Services:
     cache: dict[str, Any] = field(default_factory=dict)  # `once` lookups, shared by a run's records
     # Preview: nothing is written, sequences are only peeked at.
     dry_run: bool = False
+    progress: Callable[[int], None] | None = None  # told the number of records read so far
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Run:
     saves: list[dict[str, Any]] = field(default_factory=list)
     trace: list[dict[str, Any]] | None = None
     counts: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
     step: str = ""
 
 
@@ -73,6 +75,7 @@ class Result:
     outputs: dict[str, Any]
     trace: list[dict[str, Any]] | None = None
     counts: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"requests": self.requests, "result": self.message}
@@ -80,6 +83,8 @@ class Result:
             out["writes"] = self.writes
         if self.counts is not None:
             out["counts"] = self.counts
+        if self.warnings:
+            out["warnings"] = self.warnings
         if self.trace is not None:
             out["explain"] = self.trace
         return out

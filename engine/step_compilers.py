@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .load import PathPart
-from .steps import (CheckStep, FilterStep, GenerateStep, HttpLookupStep, MapStep, Outcome, ParseStep,
+from .steps import (CheckStep, FilterStep, GenerateStep, RemoteLookupStep, MapStep, Outcome, ParseStep,
                     SaveStep, SendStep, Step, StoreLookupStep, WritebackStep)
 
 if TYPE_CHECKING:
@@ -73,10 +73,14 @@ def compile_lookup(c: Compiler, step: dict[str, Any], path: list[PathPart], root
     if connection is None or path_tpl is None:
         return None
     from .compile import example_response
-    return HttpLookupStep(**common, connection=connection, path=path_tpl,
-                          params=_pairs_template(c, step.get("params"), [*path, "params"], roots),
-                          index_by=index_by,
-                          once=bool(step.get("once")), example=example_response(step.get("example")))
+    kind = c.connections[connection].kind
+    fmt = step.get("format", "json")
+    if kind == "files" and step.get("params"):
+        c.fail([*path, "params"], "a file read has no query parameters")
+    return RemoteLookupStep(**common, connection=connection, transport_kind=kind, path=path_tpl,
+                            params=_pairs_template(c, step.get("params"), [*path, "params"], roots),
+                            format=fmt, delimiter=step.get("delimiter", ","), index_by=index_by,
+                            once=bool(step.get("once")), example=example_response(step.get("example")))
 
 
 def _compile_free(c: Compiler, path: list[PathPart], text: Any) -> Any:

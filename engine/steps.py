@@ -16,7 +16,7 @@ from .errors import FlowError, InputError, TransportError
 from .expressions import Expr, Template, truthy
 from .fields import FieldRule, Source, explain_object, object_builder
 from .functions import _text, is_empty
-from .inputs import parse_json, parse_xml
+from .inputs import parse_csv, parse_json, parse_xml
 from .runtime import Run, Write
 
 
@@ -76,10 +76,15 @@ class StoreLookupStep(Step):
 
 
 @dataclass(frozen=True)
-class HttpLookupStep(Step):
+class RemoteLookupStep(Step):
+    """A lookup read through a connection: an HTTP GET, or a file fetched over FTP/SFTP."""
+
     connection: str
+    transport_kind: str  # http | files
     path: Template
     params: tuple[tuple[str, Template], ...]
+    format: str  # json | xml | text | csv
+    delimiter: str
     index_by: Expr | None
     once: bool
     select: Expr | None
@@ -90,15 +95,13 @@ class HttpLookupStep(Step):
 
     def run(self, run: Run) -> Any:
         path = self.path.render(run.scope)
-        params = {k: t.render(run.scope) for k, t in self.params}
+        params = render_params(self.params, run.scope)
         cache_key = f"{self.id}:{path}:{sorted(params.items())}"
         cache = run.services.cache
         if self.once and cache_key in cache:
             found = cache[cache_key]
         else:
-            request = HttpRequest("GET", path, params=params)
-            response = call_http(run, self.id, self.connection, request, self.example)
-            found = read_body(response, "json", (), f"{self.id} response")
+            found = self._read(run, path, params)
             if self.index_by is not None and isinstance(found, list):
                 index_by = self.index_by
                 found = {_text(index_by.evaluate(item)): item for item in found
@@ -106,6 +109,42 @@ class HttpLookupStep(Step):
             if self.once:
                 cache[cache_key] = found
         return _finish_lookup(self, run, found, path)
+
+    def _read(self, run: Run, path: str, params: dict[str, str]) -> Any:
+        if self.transport_kind == "http":
+            response = call_http(run, self.id, self.connection, HttpRequest("GET", path, params=params),
+                                 self.example)
+            content = response.content
+        else:
+            run.requests.append({"transport": "files", "connection": self.connection, "method": "GET",
+                                 "path": path})
+            if run.services.answer is not None:
+                answer = run.services.answer(self.id, run.requests[-1]) or self.example
+                if isinstance(answer, Exception):
+                    raise answer
+                if answer is None:
+                    raise FlowError(f"{self.id}: no example file to answer this read in a preview", self.id)
+                content = answer.content
+            else:
+                content = run.services.connections[self.connection].fetch(path)
+        if not content.strip():
+            return None
+        what = f"{self.id} ({path})"
+        if self.format == "csv":
+            rows, problems = parse_csv(content, self.delimiter, what)
+            run.warnings.extend(problems)
+            return rows
+        if self.format == "xml":
+            return parse_xml(content, (), what)
+        if self.format == "text":
+            return content.decode("utf-8", errors="replace")
+        return parse_json(content, what)
+
+
+def render_params(params: tuple[tuple[str, Template], ...], scope: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters; one that renders empty is left out (so a filter can be optional)."""
+    rendered = ((k, t.render(scope)) for k, t in params)
+    return {k: v for k, v in rendered if v != ""}
 
 
 def _finish_lookup(step: Any, run: Run, found: Any, what: str) -> Any:
@@ -175,7 +214,7 @@ class SendStep(Step):
         if self.content_type:
             headers["Content-Type"] = self.content_type
         request = HttpRequest(
-            self.method, path, params={k: t.render(scope) for k, t in self.params}, headers=headers,
+            self.method, path, params=render_params(self.params, scope), headers=headers,
             json=body if self.body_kind == "json" else None,
             form=_form(body, self.id) if self.body_kind == "form" else None,
             content=_bytes(body) if self.body_kind == "body" else None,

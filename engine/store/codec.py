@@ -75,13 +75,18 @@ def _check(value: Any, spec: tuple[frozenset[type], frozenset[Any] | None], fiel
         raise InputError(f"{value!r} is not one of {sorted(enum)}", field=field)
 
 
-Specs = tuple[tuple[str, frozenset[type], tuple[frozenset[type], frozenset[Any] | None]], ...]
+Specs = tuple[tuple[str, frozenset[Any], bool, tuple[frozenset[type], frozenset[Any] | None]], ...]
 
 
 def _specs(fields: tuple[str, ...], types: Mapping[str, tuple[frozenset[type], frozenset[Any] | None]]) -> Specs:
-    # (name, exact types that need no further check, full spec for the slow path). Saving runs
-    # this check on every field of every customer, so the common case is one set membership.
-    return tuple((name, frozenset() if types[name][1] else types[name][0], types[name]) for name in fields)
+    # (name, what passes without further checks, is it a text enum, full spec for the slow path).
+    # Saving runs this on every field of every customer, so the common case is one set
+    # membership: of the value's exact type, or for a text enum of the value itself.
+    return tuple((name, types[name][1] or types[name][0], bool(types[name][1]), types[name]) for name in fields)
+
+
+def _passes(value: Any, fast: frozenset[Any], enum: bool) -> bool:
+    return (type(value) is str and value in fast) if enum else type(value) in fast
 
 
 _SCALAR_SPECS = _specs(CUSTOMER_SCALARS, _SCALAR_TYPES)
@@ -101,10 +106,10 @@ def _parts(items: Any, key: str) -> list[dict[str, Any]]:
         if not known.issuperset(item):
             raise InputError("unknown field", field=f"{key}[{i}].{sorted(set(item) - known)[0]}")
         part = {}
-        for name, fast, spec in specs:
+        for name, fast, enum, spec in specs:
             value = item.get(name)
             if value is not None:
-                if type(value) not in fast:
+                if not _passes(value, fast, enum):
                     _check(value, spec, f"{key}[{i}].{name}")
                 part[name] = value
         out.append(part)
@@ -130,10 +135,10 @@ def _canonical(doc: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError("unknown field", field=sorted(doc.keys() - _KNOWN_KEYS)[0])
     out: dict[str, Any] = {}
     get = doc.get
-    for name, fast, spec in _SCALAR_SPECS:
+    for name, fast, enum, spec in _SCALAR_SPECS:
         value = get(name)
         if value is not None:
-            if type(value) not in fast:
+            if not _passes(value, fast, enum):
                 _check(value, spec, name)
             out[name] = value
     for key in ("Addresses", "ContactPersons"):

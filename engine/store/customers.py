@@ -13,6 +13,7 @@ it has no GUID yet (an ERP customer that App4Sales has now adopted).
 from __future__ import annotations
 
 import hashlib
+from operator import itemgetter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -191,8 +192,19 @@ def _executemany(conn: Connection, stmt: sa.Insert | sa.Update, rows: list[dict[
         conn.execute(stmt, rows)
         return
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    order = [(name, compiled.binds[name].type.bind_processor(conn.dialect)) for name in compiled.positiontup or ()]
-    params = [tuple([row[n] if p is None else p(row[n]) for n, p in order]) for row in rows]
+    names = compiled.positiontup or []
+    processors = [(i, p) for i, name in enumerate(names)
+                  if (p := compiled.binds[name].type.bind_processor(conn.dialect)) is not None]
+    pick = itemgetter(*names)  # C-speed dict -> tuple in the statement's parameter order
+    params: list[Any] = []
+    for row in rows:
+        values = pick(row)
+        if processors:
+            changed = list(values)
+            for i, process in processors:
+                changed[i] = process(changed[i])
+            values = tuple(changed)
+        params.append(values)
     conn.exec_driver_sql(compiled.string, params)
 
 
