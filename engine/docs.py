@@ -16,7 +16,9 @@ from typing import Any
 
 from .fields import MISSING, FieldRule
 from .plan import Plan
-from .steps import CheckStep, FilterStep, GenerateStep, MapStep, RemoteLookupStep, SendStep, StoreLookupStep, WritebackStep
+from .fetch import FetchStep
+from .steps import (CheckStep, FilterStep, GenerateStep, MapStep, RemoteLookupStep, SaveStep, SendStep,
+                    StoreLookupStep, WritebackStep)
 
 COLUMNS = ("Target field", "Source", "Logic / notes", "Max length", "Required", "Default")
 
@@ -94,10 +96,34 @@ def _step_summary(step: Any) -> str:
         return f"Stop with \"{step.error.source}\" unless `{step.that.source}`."
     if isinstance(step, FilterStep):
         return f"Keep only records where `{step.keep.source}`."
+    if isinstance(step, FetchStep):
+        paging = (f", {step.paging.page_size} per page ({step.paging.offset_param}/{step.paging.limit_param}), "
+                  "until an empty page") if step.paging.kind == "offset" else ""
+        return (f"Read every record from `{step.path.source}` on `{step.connection}`{paging}; "
+                f"for each record, as `item`:")
+    if isinstance(step, SaveStep):
+        return f"Upsert `{step.source.source}` into the store's customers (batched transactions)."
     if isinstance(step, WritebackStep):
         key = ", ".join(f"{k} = `{e.source}`" for k, e in step.key)
         return f"Write back to the customer with {key}."
     return step.kind
+
+
+def all_steps(steps: tuple[Any, ...]) -> Iterator[Any]:
+    """Steps in document order, including those nested in a fetch's `each`."""
+    for step in steps:
+        yield step
+        yield from all_steps(getattr(step, "each", ()) or ())
+
+
+def _step_lines(steps: tuple[Any, ...], indent: str) -> Iterator[str]:
+    for i, step in enumerate(steps, 1):
+        when = f" Only when `{step.when.source}`." if step.when is not None else ""
+        notes = f" {step.notes.strip()}" if step.notes else ""
+        yield f"{indent}{i}. **{step.id}** ({step.kind}): {_step_summary(step)}{when}{notes}"
+        nested = getattr(step, "each", ()) or ()
+        if nested:
+            yield from _step_lines(nested, indent + "   ")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -114,12 +140,9 @@ def render_markdown(plan: Plan) -> str:
             out.append(f"| {decl.name} | {decl.type} | {_cell(default)} | {_cell(notes)} |")
         out.append("")
     out += ["## Steps", ""]
-    for i, step in enumerate(plan.steps, 1):
-        when = f" Only when `{step.when.source}`." if step.when is not None else ""
-        notes = f" {step.notes.strip()}" if step.notes else ""
-        out.append(f"{i}. **{step.id}** ({step.kind}): {_step_summary(step)}{when}{notes}")
+    out += list(_step_lines(plan.steps, ""))
     out.append("")
-    for step in plan.steps:
+    for step in all_steps(plan.steps):
         rules = step.rules if isinstance(step, MapStep | WritebackStep) else ()
         if not rules:
             continue

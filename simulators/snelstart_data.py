@@ -19,6 +19,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulators import snelstart_words as words
+
 GUID_EMPTY = "00000000-0000-0000-0000-000000000000"
 
 # --- countries (GET /landen) -------------------------------------------------------------------
@@ -105,66 +107,6 @@ def _mix(x: int) -> int:
 _SOORT, _ACTIEF, _NAAM, _EMAIL, _LAND, _MODIFIED, _REST = (0x51, 0xAC, 0x4A, 0xE3, 0x1D, 0x3D, 0x77)
 
 
-# --- word lists --------------------------------------------------------------------------------
-
-_SURNAMES = ("Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer",
-             "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker",
-             "Brouwer", "de Wit", "Dijkstra", "Smits", "de Graaf", "van der Meer", "van Dijk", "Kok",
-             "Jacobs", "de Haan", "Vermeulen", "van den Heuvel", "van der Veen", "Schouten", "Willems",
-             "van Wijk", "Hoekstra", "Maas", "Verhoeven", "Koster", "Prins", "Huisman", "Peeters", "Kuipers")
-_TRADES = ("Bakkerij", "Slagerij", "Installatiebedrijf", "Bloemenhuis", "Drukkerij", "Garage",
-           "Schildersbedrijf", "Hoveniersbedrijf", "Transportbedrijf", "Autobedrijf", "Kapsalon",
-           "Administratiekantoor", "Timmerbedrijf", "Fietsenwinkel", "Groothandel", "Loonbedrijf")
-_SUFFIXES = ("Installatietechniek", "Bouw", "Techniek", "Logistiek", "Handelsonderneming", "Metaal",
-             "Agrarische Diensten", "ICT", "Vastgoed", "Catering", "Elektrotechniek", "Interieurbouw")
-_PLACES_NAMES = ("'t Hoekje", "De Gouden Leeuw", "Het Wapen van Drenthe", "De Zwaan", "'t Pleintje", "De Molen")
-_FIRST = ("Jan", "Piet", "Kees", "Anna", "Maria", "Sanne", "Lotte", "Daan", "Bram", "Femke", "Thijs",
-          "Eva", "Ruud", "Ingrid", "Mohammed", "Fatima", "Sven", "Joëlle", "Chloé", "Sjoerd")
-_FOREIGN = {
-    "BE": (("Peeters", "Janssens", "Maes", "Dubois", "Lambert", "Claes"), ("BV", "NV", "BVBA", "& Zonen")),
-    "DE": (("Müller", "Schmidt", "Schneider", "Fischer", "Weiß", "Becker"), ("GmbH", "GmbH & Co. KG", "AG", "e.K.")),
-    "FR": (("Dubois", "Lefèvre", "Moreau", "Laurent", "Girard", "Rousseau"), ("SARL", "SAS", "SA", "& Fils")),
-    "GB": (("Smith", "Jones", "Taylor", "Brown", "O'Connor", "Wilson"), ("Ltd", "Ltd.", "PLC", "& Sons")),
-    "US": (("Johnson", "Miller", "Davis", "Garcia", "Anderson", "O'Brien"), ("Inc.", "LLC", "Corp.", "Co.")),
-    "SE": (("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson"), ("AB", "Handelsbolag", "AB", "AB")),
-}
-_STREETS = {
-    "NL": ("Kerkstraat", "Dorpsstraat", "Industrieweg", "Molenweg", "Stationsstraat", "Hoofdstraat",
-           "Nieuwe Binnenweg", "Laan van Meerdervoort", "Zuiderzeestraatweg", "Oude Rijn"),
-    "BE": ("Meir", "Rue de la Loi", "Kortrijksesteenweg", "Grote Markt", "Chaussée de Louvain"),
-    "DE": ("Hauptstraße", "Bahnhofstraße", "Schillerstraße", "Gartenweg", "Lindenallee"),
-    "FR": ("rue de Rivoli", "avenue des Champs-Élysées", "rue Victor Hugo", "boulevard Voltaire"),
-    "GB": ("High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane"),
-    "US": ("Fifth Avenue", "Main Street", "Oak Street", "Maple Avenue", "Elm Street"),
-    "SE": ("Drottninggatan", "Storgatan", "Kungsgatan", "Vasagatan"),
-}
-# (postcode, place). Postcodes are strings: several countries have leading zeros.
-_PLACES = {
-    "NL": (("1012", "Amsterdam"), ("3011", "Rotterdam"), ("2511", "'s-Gravenhage"), ("3511", "Utrecht"),
-           ("5611", "Eindhoven"), ("9711", "Groningen"), ("8011", "Zwolle"), ("6811", "Arnhem"),
-           ("7511", "Enschede"), ("4811", "Breda"), ("1781", "Den Helder"), ("8861", "Harlingen")),
-    "BE": (("1000", "Brussel"), ("2000", "Antwerpen"), ("9000", "Gent"), ("3000", "Leuven"), ("4000", "Liège")),
-    "DE": (("01067", "Dresden"), ("04109", "Leipzig"), ("10115", "Berlin"), ("20095", "Hamburg"),
-           ("50667", "Köln"), ("80331", "München"), ("09111", "Chemnitz")),
-    "FR": (("75001", "Paris"), ("01000", "Bourg-en-Bresse"), ("06000", "Nice"), ("69001", "Lyon"),
-           ("13001", "Marseille")),
-    "GB": (("SW1A 2AA", "London"), ("M1 1AE", "Manchester"), ("EH1 1YZ", "Edinburgh"), ("B1 1AA", "Birmingham")),
-    "US": (("02134", "Boston, MA"), ("10118", "New York, NY"), ("07302", "Jersey City, NJ"), ("60601", "Chicago, IL")),
-    "SE": (("111 51", "Stockholm"), ("411 03", "Göteborg"), ("211 19", "Malmö")),
-    "LU": (("L-1111", "Luxembourg"),), "AT": (("1010", "Wien"),), "ES": (("08001", "Barcelona"),),
-    "IT": (("00118", "Roma"),), "DK": (("1050", "København K"),), "PL": (("00-001", "Warszawa"),),
-    "CH": (("8001", "Zürich"),),
-}
-_TLD = {"NL": "nl", "BE": "be", "DE": "de", "FR": "fr", "GB": "co.uk", "US": "com", "SE": "se"}
-_COUNTRY_WEIGHTS = (("NL", 740), ("BE", 100), ("DE", 70), ("FR", 20), ("GB", 20), ("US", 10), ("SE", 10),
-                    ("LU", 6), ("AT", 6), ("ES", 5), ("IT", 5), ("DK", 4), ("PL", 2), ("CH", 2))
-_BANKS = (("ABNA", "ABNANL2A"), ("INGB", "INGBNL2A"), ("RABO", "RABONL2U"), ("TRIO", "TRIONL2U"),
-          ("SNSB", "SNSBNL2A"), ("KNAB", "KNABNL2H"))
-_EXTRA_FIELDS = (("Vertegenwoordiger", ("Jan de Vries", "Sanne Bakker", "Ruud Smit", None)),
-                 ("Klantgroep", ("A", "B", "C", "Horeca", "Retail")),
-                 ("Route", ("1", "2", "3", "7", "12")))
-_VAT_FORMS = {"NL": "NL{n9}B{n2:02d}", "BE": "BE0{n9}", "DE": "DE{n9}", "FR": "FR{n2:02d}{n9}",
-              "GB": "GB{n9}", "SE": "SE1{n9}01"}
 _EPOCH = datetime(2016, 1, 1)
 _SPAN_MS = int((datetime(2025, 1, 1) - _EPOCH).total_seconds() * 1000)
 
@@ -211,7 +153,7 @@ class _Stream(random.Random):
         return low + int(self.random() * (high - low))
 
 
-_COUNTRY_TABLE = tuple(iso for iso, weight in _COUNTRY_WEIGHTS for _ in range(weight))
+_COUNTRY_TABLE = tuple(iso for iso, weight in words.COUNTRY_WEIGHTS for _ in range(weight))
 
 
 _PLAIN = str.maketrans("äëïöüéèçßå", "aeioueecsa")
@@ -293,26 +235,26 @@ class GeneratedRelaties:
     def naam(self, i: int) -> str:
         rng = _Draw(self._h(i, _NAAM))
         iso = self.country(i)
-        if iso in _FOREIGN:
-            names, forms = _FOREIGN[iso]
+        if iso in words.FOREIGN:
+            names, forms = words.FOREIGN[iso]
             return f"{rng.pick(names)} {rng.pick(forms)}"
         if iso != "NL":
-            return f"{rng.pick(_FOREIGN['DE'][0])} International"
+            return f"{rng.pick(words.FOREIGN['DE'][0])} International"
         shape = rng.below(100)
-        surname = rng.pick(_SURNAMES)
+        surname = rng.pick(words.SURNAMES)
         if shape < 30:
-            name = f"{rng.pick(_TRADES)} {surname}"
+            name = f"{rng.pick(words.TRADES)} {surname}"
         elif shape < 55:
-            name = f"{surname[0].upper()}{surname[1:]} {rng.pick(_SUFFIXES)} B.V."
+            name = f"{surname[0].upper()}{surname[1:]} {rng.pick(words.SUFFIXES)} B.V."
         elif shape < 70:
-            name = f"{rng.pick(_FIRST)} {surname}"  # a consumer
+            name = f"{rng.pick(words.FIRST)} {surname}"  # a consumer
         elif shape < 80:
-            name = f"{surname[0].upper()}{surname[1:]} & {rng.pick(_SURNAMES)} V.O.F."
+            name = f"{surname[0].upper()}{surname[1:]} & {rng.pick(words.SURNAMES)} V.O.F."
         elif shape < 88:
-            name = f"Eetcafé {rng.pick(_PLACES_NAMES)}"
+            name = f"Eetcafé {rng.pick(words.PLACES_NAMES)}"
         elif shape < 96:
-            name = (f"Stichting {rng.pick(_FIRST)} {surname} tot Bevordering van de "
-                    f"{rng.pick(_SUFFIXES)} in de Regio")  # longer than 50: cut, as stored
+            name = (f"Stichting {rng.pick(words.FIRST)} {surname} tot Bevordering van de "
+                    f"{rng.pick(words.SUFFIXES)} in de Regio")  # longer than 50: cut, as stored
         else:
             name = f"{surname[0].upper()}{surname[1:]}"
         return name[:50].rstrip()
@@ -322,7 +264,7 @@ class GeneratedRelaties:
         roll = rng.below(100)
         if roll < 10:
             return None
-        domain = f"{_slug(naam or self.naam(i))}.{_TLD.get(self.country(i), 'eu')}"
+        domain = f"{_slug(naam or self.naam(i))}.{words.TLD.get(self.country(i), 'eu')}"
         box = rng.pick(("info", "info", "administratie", "facturen", "inkoop", "contact"))
         if roll < 13:
             return f"{box}@{domain};{rng.pick(('boekhouding', 'directie'))}@{domain}"
@@ -342,7 +284,7 @@ class GeneratedRelaties:
         soort = self.relatiesoort(i)
         klant = "Klant" in soort
         naam = self.naam(i)
-        contact = f"{rng.pick(_FIRST)} {rng.pick(_SURNAMES)}" if rng.random() < 0.7 else None
+        contact = f"{rng.pick(words.FIRST)} {rng.pick(words.SURNAMES)}" if rng.random() < 0.7 else None
         vestiging = None if rng.random() < 0.08 else self._address(rng, iso, contact)
         roll = rng.random()
         if roll < 0.35 and vestiging is not None:
@@ -356,12 +298,12 @@ class GeneratedRelaties:
             correspondentie = None
         iban = bic = None
         if iso == "NL" and rng.random() < 0.5:
-            bank, bic = rng.pick(_BANKS)
+            bank, bic = rng.pick(words.BANKS)
             iban = iban_nl(bank, rng.span(10**9, 10**10))
             bic = bic if rng.random() < 0.7 else None
         extra = []
         if klant:
-            for field_name, values in _EXTRA_FIELDS[: rng.below(4)]:
+            for field_name, values in words.EXTRA_FIELDS[: rng.below(4)]:
                 extra.append({"naam": field_name, "waarde": rng.pick(values)})
         record = {
             "relatiesoort": soort,
@@ -383,7 +325,7 @@ class GeneratedRelaties:
             "memo": rng.pick((None, None, None, "Levering via achteringang.\r\nNiet voor 9:00.", "Let op: BTW verlegd")),
             "kvkNummer": f"{rng.below(10**8):08d}" if iso == "NL" and rng.random() < 0.8 else None,
             "oin": None,
-            "websiteUrl": (rng.pick(("www.", "https://www.", "http://", "")) + f"{_slug(naam)}.{_TLD.get(iso, 'eu')}"
+            "websiteUrl": (rng.pick(("www.", "https://www.", "http://", "")) + f"{_slug(naam)}.{words.TLD.get(iso, 'eu')}"
                            if rng.random() < 0.4 else None),
             "aanmaningsoort": ("Onderneming" if rng.random() < 0.8 else "Consument") if klant else "Nee",
             **{name: {"shouldSend": False, "email": None, "ccEmail": None} for name in EMAIL_MODELS},
@@ -401,9 +343,9 @@ class GeneratedRelaties:
 
     @staticmethod
     def _address(rng: _Stream, iso: str, contact: str | None) -> dict[str, Any]:
-        postcode, plaats = rng.pick(_PLACES[iso])
+        postcode, plaats = rng.pick(words.PLACES[iso])
         number = rng.span(1, 250)
-        streets = _STREETS.get(iso, _STREETS["DE"])
+        streets = words.STREETS.get(iso, words.STREETS["DE"])
         if iso == "NL":
             postcode = f"{postcode[:2]}{rng.span(10, 100)}"
             letters = "".join(rng.pick("ABCDEGHJKLMNPRSTVWXZ") for _ in range(2))
@@ -422,7 +364,7 @@ class GeneratedRelaties:
     def _postbus(rng: _Stream, iso: str, contact: str | None) -> dict[str, Any]:
         if iso != "NL":
             return GeneratedRelaties._address(rng, iso, contact)
-        postcode, plaats = rng.pick(_PLACES["NL"])
+        postcode, plaats = rng.pick(words.PLACES["NL"])
         return {"contactpersoon": contact, "straat": f"Postbus {rng.span(1, 9999)}",
                 "postcode": f"{postcode[:2]}{rng.span(10, 100)} {rng.pick(('AA', 'AB', 'AC', 'BA'))}",
                 "plaats": plaats, "land": land_ref(NL_ID)}
@@ -442,5 +384,5 @@ class GeneratedRelaties:
     @staticmethod
     def _vat(rng: _Stream, iso: str) -> str | None:
         n9 = f"{rng.below(10**9):09d}"
-        form = _VAT_FORMS.get(iso)
+        form = words.VAT_FORMS.get(iso)
         return form.format(n9=n9, n2=rng.span(1, 100)) if form else None

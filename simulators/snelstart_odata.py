@@ -10,9 +10,10 @@ Supported: `$skip` (>= 0), `$top` (1..500, default 500), `$select` of top-level 
 - `substringof('x', Naam) eq true`, `startswith(Naam,'x') eq true`, `endswith(Naam,'x') eq true`.
 
 Property names are case-sensitive UpperCamelCase, as SnelStart documents. String comparisons
-ignore case, as a SQL Server collation does (an inference: SnelStart runs on SQL Server). Anything
-else (`or`, `not`, `$orderby`, `$expand`, ...) is refused with a 400 that says the simulator does
-not simulate it, so no spec comes to depend on behaviour nobody checked.
+ignore case, as a SQL Server collation does (an inference: SnelStart runs on SQL Server). A bad
+`$filter` answers SnelStart's `[{"errorCode": "ALG-0104", "message": "Ongeldig OData filter"}]`.
+Anything else (`or`, `not`, `$orderby`, `$expand`, ...) is refused the same way, with a detail
+saying the simulator does not simulate it, so no spec comes to depend on behaviour nobody checked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from simulators.snelstart_rules import rule_errors
 
 MAX_TOP = 500
 _MODEL = "SnelStart.B2B.Api.V2.Models.Relaties.RelatieModel"
@@ -49,11 +52,14 @@ _OTHER_OPTIONS = ("$orderby", "$expand", "$inlinecount", "$count", "$format", "$
 
 
 class ODataError(Exception):
-    """A query the API refuses: 400 with Web API's HttpError body."""
+    """A query the API refuses (400). `$filter` problems answer SnelStart's ALG-0104 list; the others
+    Web API's HttpError. `detail` says what exactly was wrong (the simulator sends it in a header)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, in_filter: bool = True) -> None:
         super().__init__(detail)
-        self.body = {"message": f"The query specified in the URI is not valid. {detail}"}
+        self.detail = detail
+        self.body: Any = (rule_errors("ALG-0104") if in_filter
+                          else {"message": f"The query specified in the URI is not valid. {detail}"})
 
 
 def _not_simulated(what: str) -> ODataError:
@@ -99,11 +105,11 @@ def _int_option(name: str, text: str, minimum: int) -> int:
         value = int(text)
     except ValueError:
         raise ODataError(f"Invalid value '{text}' for {name} query option found. "
-                         f"The {name} query option requires a non-negative integer value.") from None
+                         f"The {name} query option requires a non-negative integer value.", in_filter=False) from None
     if value < minimum:
         kind = "positive" if minimum else "non-negative"
         raise ODataError(f"Invalid value '{text}' for {name} query option found. "
-                         f"The {name} query option requires a {kind} integer value.")
+                         f"The {name} query option requires a {kind} integer value.", in_filter=False)
     return value
 
 
@@ -111,18 +117,22 @@ def parse_query(params: Mapping[str, str]) -> Query:
     for name in params:
         if name.startswith("$") and name not in ("$skip", "$top", "$filter", "$select"):
             if name in _OTHER_OPTIONS:
-                raise _not_simulated(f"The query option '{name}'")
-            raise ODataError(f"The query parameter '{name}' is not supported.")
+                raise ODataError(f"The query option '{name}' (not simulated by the specbridge SnelStart "
+                                 "simulator).", in_filter=False)
+            raise ODataError(f"The query parameter '{name}' is not supported.", in_filter=False)
     skip = _int_option("$skip", params["$skip"], 0) if "$skip" in params else 0
     top = _int_option("$top", params["$top"], 1) if "$top" in params else MAX_TOP
     if top > MAX_TOP:
         raise ODataError(f"The limit of '{MAX_TOP}' for Top query has been exceeded. "
-                         f"The value from the incoming request is '{top}'.")
+                         f"The value from the incoming request is '{top}'.", in_filter=False)
     text = params.get("$filter", "").strip()
     clauses = tuple(_clause(part) for part in _split_and(text)) if text else ()
     select = None
     if params.get("$select", "").strip():
-        select = tuple(_json_name(_resolve([n.strip()])[0][0]) for n in params["$select"].split(","))
+        try:
+            select = tuple(_json_name(_resolve([n.strip()])[0][0]) for n in params["$select"].split(","))
+        except ODataError as error:
+            raise ODataError(error.detail, in_filter=False) from None
     return Query(skip, top, clauses, select, text)
 
 

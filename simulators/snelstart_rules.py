@@ -6,8 +6,8 @@ SnelStart answers a 400 in two shapes (both seen by the iwd-nl/snelstart-php cli
    (naam 50, kvkNummer 12, oin 20, websiteUrl 100, iban 50, bic 15) and values the JSON cannot be
    converted to (a text where a number belongs, an unknown enum value, a malformed GUID):
    `{"message": "The request is invalid.", "modelState": {"relatie.Naam": ["The field Naam must be a string with a maximum length of 50."]}}`
-2. SnelStart's business rules, as a list: `[{"errorCode": "REL-0007", "message": "Naam moet gevuld zijn"}]`.
-   Codes and Dutch texts are SnelStart's, as the PHP client lists them.
+2. SnelStart's own checks, as a list: `[{"errorCode": "REL-0007", "message": "Naam moet gevuld zijn"}]`.
+   Generic ALG codes come from SnelStart's v2 error-code page, REL codes and texts from the PHP client.
 
 Model validation runs first; the rules only run on a model that binds.
 """
@@ -33,6 +33,14 @@ ADDRESS_FIELDS = ("contactpersoon", "straat", "postcode", "plaats")
 _NS = "SnelStart.B2B.Api.V2.Models.Relaties."
 
 MESSAGES = {
+    # Generic codes from SnelStart's "B2B API versie 2 foutcodes" page.
+    "ALG-0100": "Het ID dient leeg te zijn",
+    "ALG-0101": "Het ID in het url en het ID van de data in het request komen niet overeen",
+    "ALG-0103": "Ongeldig ID",
+    "ALG-0104": "Ongeldig OData filter",
+    "ALG-0105": "Het item is nonactief",
+    "ALG-0106": "De data in het request is leeg",
+    # Relaties codes as the iwd-nl/snelstart-php client lists them.
     "REL-0001": "RelatieSoort mag niet 'geen' zijn",
     "REL-0002": "RelatieSoort dient klant te bevatten indien aanmanen aan staat",
     "REL-0003": "Krediettermijn mag niet kleiner dan -365 of groter dan 1000 zijn",
@@ -61,7 +69,6 @@ MESSAGES = {
     "REL-0032": "FactuurEmailVersturen.Email dient gevuld te zijn indien FactuurEmailVersturen.ShouldSend aan staat",
     "REL-0038": "BevestigingsEmailVersturen.Email dient gevuld te zijn indien BevestigingsEmailVersturen.ShouldSend aan staat",
     "REL-0044": "OfferteEmailVersturen.Email dient gevuld te zijn indien OfferteEmailVersturen.ShouldSend aan staat",
-    "REL-0047": "Het ID in het url en het ID van de relatie in het request komen niet overeen",
     "REL-0048": "RelatieSoort mag niet 'eigen' bevatten",
     "REL-0055": "CorrespondentieAdres.LandId niet gevonden",
     "REL-0056": "VestigingsAdres.LandId niet gevonden",
@@ -72,7 +79,6 @@ MESSAGES = {
                  "zijn, uitgezonderd Contactpersoon"),
     "REL-0061": "Email dient een geldig emailadres te zijn.",
     "REL-0062": "RelatieSoort dient klant te bevatten indien Kredietlimiet ingevuld is.",
-    "REL-0063": "Het ID dient leeg te zijn.",
     "REL-0064": "RelatieSoort mag niet aangepast worden.",
     "REL-0065": "RelatieSoort kan niet zowel 'klant' als 'leverancier' zijn.",
     "REL-0066": ("De input is incompleet of incorrect. Controleer of de json valide is en de juiste "
