@@ -18,8 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from .compile import compile_spec
-from .errors import (AuthError, ConnectError, FlowError, InputError, Location, RemoteError, SettingsError,
-                     SpecbridgeError, SpecError, SpecErrors, StoreError, TransportError, UncertainOutcome)
+from .errors import (
+    AuthError,
+    ConnectError,
+    FlowError,
+    InputError,
+    Location,
+    RemoteError,
+    SettingsError,
+    SpecbridgeError,
+    SpecError,
+    SpecErrors,
+    StoreError,
+    TransportError,
+    UncertainOutcome,
+)
 from .load import load_file, load_text
 from .plan import Plan
 from .runtime import Result

@@ -14,7 +14,7 @@ from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
 from .errors import Location, SpecError, SpecErrors
-from .expressions import ExpressionError, Expr, Names, Template, compile_expr, compile_template, truthy
+from .expressions import Expr, ExpressionError, Names, Template, compile_expr, compile_template, truthy
 from .fields import MISSING, FieldRule, RecordRef, build_fast, object_builder, template_source
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan

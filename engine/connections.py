@@ -7,6 +7,7 @@ dataclasses of transports/base.py and hands those to the transport registry.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,8 +161,7 @@ class Connections(Mapping[str, Any]):
     def close(self) -> None:
         with self._lock:
             for transport in self._opened.values():
-                try:
+                # Closing must never hide the run's own outcome.
+                with contextlib.suppress(Exception):
                     transport.close()
-                except Exception:  # noqa: BLE001 - closing must never hide the run's own outcome
-                    pass
             self._opened.clear()

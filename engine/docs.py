@@ -14,11 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .fetch import FetchStep
 from .fields import MISSING, FieldRule
 from .plan import Plan
-from .fetch import FetchStep
-from .steps import (CheckStep, FilterStep, GenerateStep, MapStep, RemoteLookupStep, SaveStep, SendStep,
-                    StoreLookupStep, WritebackStep)
+from .steps import (
+    CheckStep,
+    FilterStep,
+    GenerateStep,
+    MapStep,
+    RemoteLookupStep,
+    SaveStep,
+    SendStep,
+    StoreLookupStep,
+    WritebackStep,
+)
 
 COLUMNS = ("Target field", "Source", "Logic / notes", "Max length", "Required", "Default")
 

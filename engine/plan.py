@@ -8,6 +8,7 @@ no network is touched).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -179,11 +180,9 @@ class Plan:
 
     def _journal_error(self, journal: Store | None, run: Run, error: Exception) -> None:
         if journal is not None:
-            try:
+            with contextlib.suppress(SpecbridgeError):  # the run's own error matters more
                 journal.journal(JournalEntry(run.run_key, self.name, run.step, "error",
                                              {"error": run.settings.redact(str(error))}))
-            except SpecbridgeError:
-                pass
 
 
 def _apply_writes(store: Store, run: Run, tenant: str) -> None:

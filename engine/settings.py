@@ -127,8 +127,8 @@ def read_settings_file(path: str | Path) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     else:
-        from .load import load_text  # YAML with positions, same error style as specs
         from .errors import SpecError
+        from .load import load_text  # YAML with positions, same error style as specs
         try:
             data = load_text(text, str(path)).data
         except SpecError as exc:

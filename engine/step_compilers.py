@@ -10,8 +10,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .load import PathPart
-from .steps import (CheckStep, FilterStep, GenerateStep, RemoteLookupStep, MapStep, Outcome, ParseStep,
-                    SaveStep, SendStep, Step, StoreLookupStep, WritebackStep)
+from .steps import (
+    CheckStep,
+    FilterStep,
+    GenerateStep,
+    MapStep,
+    Outcome,
+    ParseStep,
+    RemoteLookupStep,
+    SaveStep,
+    SendStep,
+    Step,
+    StoreLookupStep,
+    WritebackStep,
+)
 
 if TYPE_CHECKING:
     from .compile import Compiler

@@ -14,7 +14,7 @@ from transports.base import FileUpload, HttpRequest, HttpResponse
 
 from .errors import FlowError, InputError, TransportError
 from .expressions import Expr, Template, truthy
-from .fields import FieldRule, Source, explain_object, object_builder
+from .fields import FieldRule, explain_object, object_builder
 from .functions import _text, is_empty
 from .inputs import parse_csv, parse_json, parse_xml
 from .runtime import Run, Write

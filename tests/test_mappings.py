@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.docs import render_markdown
-from engine.docs import all_steps
+from engine.docs import all_steps, render_markdown
 from engine.fixtures import run_fixture
 from engine.steps import MapStep
 

@@ -13,8 +13,8 @@ it has no GUID yet (an ERP customer that App4Sales has now adopted).
 from __future__ import annotations
 
 import hashlib
-from operator import itemgetter
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
