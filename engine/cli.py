@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,16 +126,38 @@ def run(spec: str, input_path: str, settings_path: str, store: str | None, user:
     plan = load_spec(spec)
     opened = _open_store(store)
     try:
-        result = plan.run(_read_input(input_path), settings=_settings(settings_path), store=opened, user=user,
-                          tenant=tenant)
+        with _progress() as progress:
+            result = plan.run(_read_input(input_path), settings=_settings(settings_path), store=opened,
+                              user=user, tenant=tenant, progress=progress)
     finally:
         opened.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(result.message)
     if result.counts is not None:
         counts = {k: v for k, v in result.counts.items() if k != "rejections"}
         click.echo(json.dumps(counts), err=True)
         for rejection in result.counts.get("rejections", []):
             click.echo(f"rejected {rejection['record']}: {rejection['reason']}", err=True)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None]]:
+    """Records read so far: a rich progress bar on a terminal, a plain line per 10,000 otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        with Progress(SpinnerColumn(), TextColumn("{task.completed:,} records read"), TimeElapsedColumn(),
+                      transient=True) as bar:
+            task = bar.add_task("read", total=None)
+            yield lambda n: bar.update(task, completed=n)
+        return
+    last = [0]
+
+    def log(n: int) -> None:
+        if n // 10_000 > last[0] // 10_000:
+            click.echo(f"{n} records read", err=True)
+        last[0] = n
+    yield log
 
 
 @cli.command("test")
