@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jmespath import exceptions as jmes_errors
 
 from .functions import JMESPATH_NAMES, JMESPATH_OPTIONS, REGISTRY, jinja_callables
+from .jmes import compile_tree
 
 MAX_EXPRESSION_LENGTH = 4_000
 MAX_TEMPLATE_LENGTH = 20_000
@@ -100,6 +101,14 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
     path = _simple_path(ast)
     if path is not None:
         return Expr(source, _getter(tuple(path)), True)
+    compiled = compile_tree(ast)
+    if compiled is not None:
+        def evaluate_compiled(scope: Mapping[str, Any]) -> Any:
+            try:
+                return compiled(scope)
+            except jmes_errors.JMESPathError as exc:
+                raise EvaluationError(f"{source}: {exc}") from None
+        return Expr(source, evaluate_compiled, False)
 
     def evaluate(scope: Mapping[str, Any]) -> Any:
         try:

@@ -1,0 +1,250 @@
+"""jmespath, compiled: a parsed expression turned into nested Python closures, once.
+
+jmespath's own `search` walks the parsed tree with a visitor on every call and builds a new
+interpreter each time; that costs about 50 times a hand-written getter. Here each node becomes a
+small closure when the spec is compiled, so evaluating is plain function calls. The semantics
+follow jmespath's TreeInterpreter node for node (equality that keeps 1 and true apart, ordering
+only between numbers, projections dropping nulls, jmespath truthiness), and a property test
+checks the two agree on random data. Nodes this compiler does not handle (slices, expression
+references for sort_by & co.) make `compile_tree` return None, and the caller keeps jmespath's
+interpreter for that expression.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from .functions import JmesFunctions
+
+Fn = Callable[[Any], Any]
+_FUNCTIONS = JmesFunctions()
+
+
+class Unsupported(Exception):  # noqa: N818 - internal signal, never leaves this module
+    pass
+
+
+def _false(value: Any) -> bool:
+    return value is None or value is False or value == "" or value == [] or value == {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equals(x: Any, y: Any) -> bool:
+    # jmespath keeps 0/1 and false/true apart, which Python's == does not.
+    if isinstance(x, bool) != isinstance(y, bool) and (_is_number(x) or _is_number(y)):
+        return False
+    return bool(x == y)
+
+
+_ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
+
+
+def compile_tree(node: dict[str, Any]) -> Fn | None:
+    """Closures for a parsed jmespath tree, or None if it uses a node we leave to jmespath."""
+    try:
+        return _compile(node)
+    except Unsupported:
+        return None
+
+
+def _compile(node: dict[str, Any]) -> Fn:
+    kind = node["type"]
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise Unsupported(kind)
+    return builder(node)
+
+
+def _field(node: dict[str, Any]) -> Fn:
+    key = node["value"]
+
+    def field(value: Any) -> Any:
+        return value.get(key) if isinstance(value, dict) else None
+    return field
+
+
+def _chain(node: dict[str, Any]) -> Fn:
+    parts = tuple(_compile(child) for child in node["children"])
+    if len(parts) == 2:
+        first, second = parts
+        return lambda value: second(first(value))
+
+    def chain(value: Any) -> Any:
+        for part in parts:
+            value = part(value)
+        return value
+    return chain
+
+
+def _index(node: dict[str, Any]) -> Fn:
+    i = node["value"]
+
+    def index(value: Any) -> Any:
+        if not isinstance(value, list):
+            return None
+        try:
+            return value[i]
+        except IndexError:
+            return None
+    return index
+
+
+def _literal(node: dict[str, Any]) -> Fn:
+    constant = node["value"]
+    return lambda value: constant
+
+
+def _identity(node: dict[str, Any]) -> Fn:
+    return lambda value: value
+
+
+def _comparator(node: dict[str, Any]) -> Fn:
+    left, right = (_compile(c) for c in node["children"])
+    op = node["value"]
+    if op == "eq":
+        return lambda value: _equals(left(value), right(value))
+    if op == "ne":
+        return lambda value: not _equals(left(value), right(value))
+    compare = _ORDER[op]
+
+    def ordered(value: Any) -> Any:
+        a, b = left(value), right(value)
+        if not (_is_number(a) or isinstance(a, str)) or not (_is_number(b) or isinstance(b, str)):
+            return None
+        try:
+            return compare(a, b)
+        except TypeError:  # a number against text: jmespath itself would crash here
+            return None
+    return ordered
+
+
+def _and(node: dict[str, Any]) -> Fn:
+    left, right = (_compile(c) for c in node["children"])
+
+    def and_(value: Any) -> Any:
+        matched = left(value)
+        return matched if _false(matched) else right(value)
+    return and_
+
+
+def _or(node: dict[str, Any]) -> Fn:
+    left, right = (_compile(c) for c in node["children"])
+
+    def or_(value: Any) -> Any:
+        matched = left(value)
+        return right(value) if _false(matched) else matched
+    return or_
+
+
+def _not(node: dict[str, Any]) -> Fn:
+    child = _compile(node["children"][0])
+
+    def not_(value: Any) -> Any:
+        result = child(value)
+        if _is_number(result) and result == 0:
+            return False  # jmespath: !0 is false (0 is a value, not "empty")
+        return not result
+    return not_
+
+
+def _projection(node: dict[str, Any]) -> Fn:
+    base_fn, each_fn = (_compile(c) for c in node["children"])
+
+    def projection(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        return [r for r in map(each_fn, base) if r is not None]
+    return projection
+
+
+def _value_projection(node: dict[str, Any]) -> Fn:
+    base_fn, each_fn = (_compile(c) for c in node["children"])
+
+    def value_projection(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, dict):
+            return None
+        return [r for r in map(each_fn, base.values()) if r is not None]
+    return value_projection
+
+
+def _filter_projection(node: dict[str, Any]) -> Fn:
+    base_fn, each_fn, condition = (_compile(c) for c in node["children"])
+
+    def filter_projection(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        out = []
+        for element in base:
+            if not _false(condition(element)):
+                result = each_fn(element)
+                if result is not None:
+                    out.append(result)
+        return out
+    return filter_projection
+
+
+def _flatten(node: dict[str, Any]) -> Fn:
+    base_fn = _compile(node["children"][0])
+
+    def flatten(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        out: list[Any] = []
+        for element in base:
+            if isinstance(element, list):
+                out.extend(element)
+            else:
+                out.append(element)
+        return out
+    return flatten
+
+
+def _multi_list(node: dict[str, Any]) -> Fn:
+    parts = tuple(_compile(c) for c in node["children"])
+    return lambda value: None if value is None else [p(value) for p in parts]
+
+
+def _multi_dict(node: dict[str, Any]) -> Fn:
+    pairs = tuple((c["value"], _compile(c["children"][0])) for c in node["children"])
+    return lambda value: None if value is None else {k: f(value) for k, f in pairs}
+
+
+def _function(node: dict[str, Any]) -> Fn:
+    if any(c["type"] == "expref" for c in node["children"]):
+        raise Unsupported("expref")  # sort_by & co. need jmespath's own expression objects
+    name = node["value"]
+    args = tuple(_compile(c) for c in node["children"])
+    call = _FUNCTIONS.call_function  # keeps jmespath's argument type checks and messages
+    return lambda value: call(name, [a(value) for a in args])
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Fn]] = {
+    "field": _field,
+    "subexpression": _chain,
+    "index_expression": _chain,
+    "pipe": _chain,
+    "index": _index,
+    "literal": _literal,
+    "current": _identity,
+    "identity": _identity,
+    "comparator": _comparator,
+    "and_expression": _and,
+    "or_expression": _or,
+    "not_expression": _not,
+    "projection": _projection,
+    "value_projection": _value_projection,
+    "filter_projection": _filter_projection,
+    "flatten": _flatten,
+    "multi_select_list": _multi_list,
+    "multi_select_dict": _multi_dict,
+    "function_expression": _function,
+}
