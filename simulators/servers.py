@@ -247,6 +247,9 @@ def _encode(body: Any, headers: dict[str, str]) -> bytes:
 def _handler(app: App, recorded: list[Recorded]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real APIs do
+        # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus delayed ACK
+        # holds the body back ~40 ms per keep-alive request, which would swamp any latency test.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
