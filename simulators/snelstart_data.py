@@ -79,9 +79,8 @@ def write_view(record: dict[str, Any]) -> dict[str, Any]:
 
 def format_modified(moment: datetime) -> str:
     """How ASP.NET writes a DateTime without a kind: milliseconds, trailing zeros dropped, no offset."""
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{moment.microsecond // 1000:03d}".rstrip("0")
-    return f"{text}.{fraction}" if fraction else text
+    text = moment.isoformat(timespec="milliseconds").rstrip("0")
+    return text[:-1] if text.endswith(".") else text
 
 
 def relation_uris(guid: str) -> dict[str, str]:
@@ -193,7 +192,8 @@ class GeneratedRelaties:
 
     def guid(self, i: int) -> str:
         low = (0b10 << 62) | self._feistel(i)  # RFC 4122 variant bits
-        return str(uuid.UUID(int=(self._guid_high << 64) | low))
+        h = f"{(self._guid_high << 64) | low:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def index_of_guid(self, text: str) -> int | None:
         try:
@@ -232,9 +232,9 @@ class GeneratedRelaties:
     def country(self, i: int) -> str:
         return _COUNTRY_TABLE[self._h(i, _LAND) % len(_COUNTRY_TABLE)]
 
-    def naam(self, i: int) -> str:
+    def naam(self, i: int, iso: str | None = None) -> str:
         rng = _Draw(self._h(i, _NAAM))
-        iso = self.country(i)
+        iso = iso or self.country(i)
         if iso in words.FOREIGN:
             names, forms = words.FOREIGN[iso]
             return f"{rng.pick(names)} {rng.pick(forms)}"
@@ -259,12 +259,13 @@ class GeneratedRelaties:
             name = f"{surname[0].upper()}{surname[1:]}"
         return name[:50].rstrip()
 
-    def email(self, i: int, naam: str | None = None) -> str | None:
+    def email(self, i: int, naam: str | None = None, iso: str | None = None) -> str | None:
         rng = _Draw(self._h(i, _EMAIL))
         roll = rng.below(100)
         if roll < 10:
             return None
-        domain = f"{_slug(naam or self.naam(i))}.{words.TLD.get(self.country(i), 'eu')}"
+        iso = iso or self.country(i)
+        domain = f"{_slug(naam or self.naam(i, iso))}.{words.TLD.get(iso, 'eu')}"
         box = rng.pick(("info", "info", "administratie", "facturen", "inkoop", "contact"))
         if roll < 13:
             return f"{box}@{domain};{rng.pick(('boekhouding', 'directie'))}@{domain}"
@@ -283,7 +284,7 @@ class GeneratedRelaties:
         guid, iso = self.guid(i), self.country(i)
         soort = self.relatiesoort(i)
         klant = "Klant" in soort
-        naam = self.naam(i)
+        naam = self.naam(i, iso)
         contact = f"{rng.pick(words.FIRST)} {rng.pick(words.SURNAMES)}" if rng.random() < 0.7 else None
         vestiging = None if rng.random() < 0.08 else self._address(rng, iso, contact)
         roll = rng.random()
@@ -315,7 +316,7 @@ class GeneratedRelaties:
             "telefoon": self._phone(rng, iso) if rng.random() < 0.75 else None,
             "mobieleTelefoon": f"06-{rng.span(10**7, 10**8)}" if iso == "NL" and rng.random() < 0.4 else None,
             "fax": f"0{rng.span(10, 99)}-{rng.span(10**6, 10**7)}" if rng.random() < 0.05 else None,
-            "email": self.email(i, naam),
+            "email": self.email(i, naam, iso),
             "btwNummer": self._vat(rng, iso) if rng.random() < 0.7 else None,
             "factuurkorting": rng.pick((0.0, 0.0, 0.0, 0.0, 2.5, 5.0, 10.0)) if klant else 0.0,
             "krediettermijn": rng.pick((14, 30, 30, 30, 60, 0)),

@@ -29,6 +29,7 @@ from simulators.snelstart_odata import ODataError, Query, parse_query
 from simulators.snelstart_rules import ADDRESS_FIELDS, bind, business_errors, model_state, rule_errors
 
 Answer = tuple[int, Mapping[str, str], Any]
+_GENERATED: Any = object()  # "no stored version: compute it"
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -101,26 +102,24 @@ class RelatieStore:
         except ODataError as error:
             return 400, {**JSON_HEADERS, "X-Specbridge-Simulator": error.detail.encode("ascii", "replace").decode()}, \
                 dump(error.body)
-        return 200, JSON_HEADERS, dump([query.shape(r) for r in self._page(query)])
+        return 200, JSON_HEADERS, dump(self._page(query))
 
     def _page(self, query: Query) -> list[dict[str, Any]]:
+        """The page of (shaped) records `query` asks for."""
         count, created = self.generated.count, list(self._created.values())
         total = count + len(created)
         out: list[dict[str, Any]] = []
         if not query.clauses and not self._deleted:  # plain paging: straight to the position
             for pos in range(query.skip, min(total, query.skip + query.top)):
-                if pos >= count:
-                    out.append(created[pos - count])
-                else:
-                    override = self._overrides.get(pos)
-                    out.append(override if override is not None else self.generated.record(pos))
+                override = created[pos - count] if pos >= count else self._overrides.get(pos)
+                out.append(query.shape(override) if override is not None else self._generated(pos, query.select))
             return out
         key = (self._version, query.filter_key)
         matched, pos = self._cursors.get(key, (0, 0))
         if matched > query.skip:
             matched, pos = 0, 0
         while pos < total and len(out) < query.top:
-            get, build = self._at(pos, count, created)
+            get, build = self._at(pos, count, created, query.select)
             pos += 1
             if get is None or not query.matches(get):
                 continue
@@ -134,26 +133,35 @@ class RelatieStore:
             self._cursors.popitem(last=False)
         return out
 
-    def _at(self, pos: int, count: int, created: list[dict[str, Any]]) -> tuple[Any, Callable[[], dict[str, Any]]]:
-        """(field getter, or None when deleted; the whole record) for a position in the listing."""
-        if pos >= count:
-            record = created[pos - count]
-            return record.get, lambda: record
-        if pos in self._overrides:
-            override = self._overrides[pos]
-            return (override.get if override is not None else None), lambda: override  # type: ignore[return-value]
+    def _at(self, pos: int, count: int, created: list[dict[str, Any]],
+            select: tuple[str, ...] | None) -> tuple[Any, Callable[[], dict[str, Any]]]:
+        """(field getter, or None when deleted; the shaped record) for a position in the listing."""
+        stored = created[pos - count] if pos >= count else self._overrides.get(pos, _GENERATED)
+        if stored is None:
+            return None, dict
+        if stored is not _GENERATED:
+            return stored.get, lambda: stored if select is None else {k: stored[k] for k in select}
         built: dict[str, Any] = {}
 
-        def build() -> dict[str, Any]:
+        def whole() -> dict[str, Any]:
             if not built:
                 built.update(self.generated.record(pos))
             return built
 
         def get(name: str) -> Any:
             fast = self._fast.get(name)
-            return fast(pos) if fast is not None else build()[name]
+            return fast(pos) if fast is not None else whole()[name]
 
-        return get, build
+        if select is None:
+            return get, whole
+        return get, lambda: {k: get(k) for k in select}
+
+    def _generated(self, pos: int, select: tuple[str, ...] | None) -> dict[str, Any]:
+        """Generated relation `pos`, or just the selected fields (without building it when it can)."""
+        if select is not None and all(k in self._fast for k in select):
+            return {k: self._fast[k](pos) for k in select}
+        record = self.generated.record(pos)
+        return record if select is None else {k: record[k] for k in select}
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -507,14 +507,18 @@ def test_every_request_is_recorded(api: Api) -> None:
 
 def test_100000_customers_page_through_without_being_stored(api_for: Any) -> None:
     api = api_for(customers=100_000, seed=21)
-    seen = count = 0
-    last_code = 0
+    count = ascending = last_code = 0
+    ids: set[str] = set()
     for skip in range(0, 100_001, 500):
-        page = api.get("/relaties", **{"$skip": skip, "$top": 500}).json()
+        page = api.get("/relaties", **{"$skip": skip, "$top": 500, "$select": "Id,Relatiecode,Nonactief"}).json()
         count += len(page)
-        seen += sum(1 for r in page if r["relatiecode"] > last_code)
+        ascending += sum(1 for r in page if r["relatiecode"] > last_code)
         last_code = page[-1]["relatiecode"] if page else last_code
-    assert count == seen == 100_000
+        ids.update(r["id"] for r in page)
+    assert count == ascending == len(ids) == 100_000
+    assert page == [] and last_code == api.sim.generated.relatiecode(99_999)
+    full = api.get("/relaties", **{"$skip": 99_999}).json()
+    assert len(full) == 1 and list(full[0]) == list(READ_FIELDS) and full[0]["relatiecode"] == last_code
     assert api.sim.created == [] and api.sim.store._overrides == {}
 
 
