@@ -4,6 +4,7 @@
     with serve(sim) as server:   # server.base_url = .../v2, server.token_url = .../b2b/token
         ...
     sim.faults.append(Fault("drop_after", method="POST"))   # the next POST is done, then unanswered
+                                                             # (Fault and FaultQueue: simulators.faults)
 
 What it copies from the real service (docs: shared/reference/erp-apis.md section 1 and the OpenAPI):
 
@@ -21,7 +22,10 @@ What it copies from the real service (docs: shared/reference/erp-apis.md section
   snelstart_rules. Records: snelstart_data.
 
 Every request is recorded in `sim.requests`; `sim.token_requests` counts the token grants asked for.
-`sim.faults` takes `Fault`s, each used up by the next request it matches; `latency` delays every API call.
+`sim.faults` is a `simulators.faults.FaultQueue`: append `Fault`s, each used up by the next request it
+matches (target "api" by default, "token" for the token endpoint); a status fault answers the body
+SnelStart's front door would (APIM's 429 text, ASP.NET's 500 text) unless given one. `latency` delays
+every API call.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from simulators.faults import Fault, FaultQueue
 from simulators.servers import Drop, http_server
 from simulators.snelstart_data import LAND_BY_ID, LANDEN, GeneratedRelaties
 from simulators.snelstart_relaties import JSON_HEADERS, Answer, RelatieStore, dump, guid_text, refuse
@@ -51,39 +56,6 @@ _NO_KEY = ("Access denied due to missing subscription key. Make sure to include 
 _BAD_KEY = ("Access denied due to invalid subscription key. Make sure to provide a valid key for an active "
             "subscription.")
 _BAD_TOKEN = "Unauthorized. Access token is missing or invalid."
-_FAULT_KINDS = ("status", "drop_before", "drop_after", "delay")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injected failure, used up by the next request it matches.
-
-    kind: "status" (answer `value`, an HTTP status, without doing anything), "drop_before" (close the
-    connection without doing anything), "drop_after" (do the request, then close without answering),
-    "delay" (wait `value` seconds, then do and answer the request).
-    method/path: match only that method / paths starting with `path` ("/v2/relaties").
-    target: "api" (the /v2 API) or "token" (the token endpoint).
-    """
-
-    kind: str
-    value: float | None = None
-    retry_after: float | None = None  # "status": send a Retry-After header (whole seconds)
-    method: str | None = None
-    path: str | None = None
-    target: str = "api"
-    body: Any = None  # "status": answer this body instead of the usual one for the status
-
-    def __post_init__(self) -> None:
-        if self.kind not in _FAULT_KINDS:
-            raise ValueError(f"Fault kind must be one of {_FAULT_KINDS}, not {self.kind!r}")
-        if self.kind in ("status", "delay") and self.value is None:
-            raise ValueError(f"Fault({self.kind!r}) needs a value (a status code or seconds)")
-        if self.target not in ("api", "token"):
-            raise ValueError("Fault target must be 'api' or 'token'")
-
-    def matches(self, target: str, method: str, path: str) -> bool:
-        return (self.target == target and (self.method is None or self.method.upper() == method)
-                and (self.path is None or path.startswith(self.path)))
 
 
 @dataclass(frozen=True)
@@ -112,7 +84,7 @@ class SnelStartSimulator:
         self.client_key, self.subscription_key = client_key, subscription_key
         self.latency, self.token_lifetime = latency, token_lifetime
         self.generated = GeneratedRelaties(customers, seed)
-        self.faults: list[Fault] = []
+        self.faults = FaultQueue()  # simulators.faults.Fault, each used up by the next request it matches
         self.requests: list[SimRequest] = []
         self.token_requests = 0
         self._lock = threading.RLock()
@@ -157,9 +129,7 @@ class SnelStartSimulator:
             self.requests.append(SimRequest(method, path, query, dict(headers), parsed, route))
             if route == "token":
                 self.token_requests += 1
-            fault = next((f for f in self.faults if f.matches(route, method, path)), None)
-            if fault is not None:
-                self.faults.remove(fault)
+        fault = self.faults.take(method, target, route)
         if fault is not None:
             if fault.kind == "status":
                 return _fault_answer(fault)
@@ -274,14 +244,16 @@ def _parse_body(content_type: str, body: bytes) -> Any:
 
 
 def _fault_answer(fault: Fault) -> Answer:
+    """A status fault answered the way SnelStart's front door would (APIM or ASP.NET bodies)."""
     status = int(fault.value or 500)
     headers = dict(JSON_HEADERS)
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+    retry = fault.retry_after
+    if retry is not None:
+        headers["Retry-After"] = str(math.ceil(retry)) if isinstance(retry, int | float) else str(retry)
     if fault.body is not None:
         body = fault.body
     elif status == 429:
-        wait = f"{math.ceil(fault.retry_after)} seconds" if fault.retry_after is not None else "a while"
+        wait = f"{math.ceil(retry)} seconds" if isinstance(retry, int | float) else "a while"
         body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait}."}
     elif status == 500:
         body = {"message": "An error has occurred."}  # ASP.NET Web API's unhandled-exception answer
