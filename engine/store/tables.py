@@ -37,9 +37,9 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        if value.tzinfo is None:  # naive means UTC in this code base; say so explicitly
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        if value.tzinfo is not UTC:  # naive means UTC in this code base
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.isoformat(timespec="microseconds")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
