@@ -39,10 +39,18 @@ from simulators.specter import SpecterSimulator
 
 
 @pytest.fixture(autouse=True)
-def _quiet_servers() -> None:
-    """pyftpdlib and asyncssh log every session at INFO; only their warnings are of interest."""
-    for name in ("pyftpdlib", "asyncssh"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def _quiet_servers() -> Iterator[None]:
+    """pyftpdlib and asyncssh log every session at INFO; only their warnings are of interest here.
+
+    Levels are restored afterwards, so tests elsewhere that inspect these logs still see them all.
+    """
+    loggers = [logging.getLogger(name) for name in ("pyftpdlib", "asyncssh")]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    yield
+    for logger, level in zip(loggers, saved, strict=True):
+        logger.setLevel(level)
 
 
 # --- the store -------------------------------------------------------------------------------
