@@ -32,17 +32,19 @@ class Compiler:
     settings: frozenset[str] = frozenset()
     connections: Mapping[str, ConnectionDecl] = field(default_factory=dict)
     record: RecordRef = RecordRef(None)
+    constants: frozenset[str] = frozenset({"settings"})
 
     # --- located helpers -------------------------------------------------------------------
     def fail(self, path: list[PathPart], message: str, hint: str | None = None, key: bool = False) -> None:
         self.errors.append(SpecError(message, self.spec.source.locate(path, key=key), hint))
 
-    def names(self, roots: frozenset[str]) -> Names:
-        return Names(roots, self.settings)
+    def names(self, roots: frozenset[str], constants: frozenset[str] | None = None) -> Names:
+        return Names(roots, self.settings, self.constants if constants is None else constants)
 
-    def expr(self, path: list[PathPart], text: Any, roots: frozenset[str]) -> Expr | None:
+    def expr(self, path: list[PathPart], text: Any, roots: frozenset[str],
+             constants: frozenset[str] | None = None) -> Expr | None:
         try:
-            return compile_expr(text, self.names(roots))
+            return compile_expr(text, self.names(roots, constants))
         except ExpressionError as exc:
             self.errors.append(SpecError(exc.message, self._shifted(path, exc.offset, False), exc.hint))
             return None
@@ -217,7 +219,7 @@ class Compiler:
                 ) -> tuple[Callable[[Mapping[str, Any]], Any], str, tuple[FieldRule, ...], Expr | None] | None:
         if kind == "from":
             expr = self.expr([*path, "from"], raw["from"], roots)
-            return (expr.evaluate, expr.source, (), None) if expr else None
+            return (expr.evaluate, expr.source, (), None) if expr else None  # path2: see _finish
         if kind == "template":
             tpl = self.template([*path, "template"], raw["template"], roots)
             return (template_source(tpl), tpl.source, (), None) if tpl else None
@@ -228,10 +230,16 @@ class Compiler:
             exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
             if any(e is None for e in exprs):
                 return None
-            from .functions import first_non_empty
+            from .functions import is_empty
             fns = tuple(e.evaluate for e in exprs if e)
-            return ((lambda scope: first_non_empty(*(f(scope) for f in fns))),
-                    " | ".join(e.source for e in exprs if e), (), None)
+
+            def coalesce(scope: Mapping[str, Any]) -> Any:
+                for fn in fns:
+                    value = fn(scope)
+                    if not is_empty(value):
+                        return value
+                return None
+            return coalesce, " | ".join(e.source for e in exprs if e), (), None
         if kind == "cases":
             return self._cases(raw["cases"], [*path, "cases"], roots)
         if kind == "fields":
@@ -289,6 +297,8 @@ class Compiler:
 
     @staticmethod
     def _finish(rule: FieldRule) -> FieldRule:
+        if rule.source_kind == "from":
+            object.__setattr__(rule, "path2", _two_names(rule.source_text))
         object.__setattr__(rule, "fast", build_fast(rule))
         return rule
 
@@ -306,6 +316,16 @@ class Compiler:
             for name in (fixture.get("settings") or {}):
                 if name not in self.settings:
                     self.fail(["tests", i, "settings", name], f"fixture sets unknown setting '{name}'", key=True)
+
+
+def _two_names(source: str) -> tuple[str, str] | None:
+    import jmespath
+
+    from .jmes import simple_path
+    path = simple_path(jmespath.compile(source).parsed)
+    if path is not None and len(path) == 2 and all(isinstance(p, str) for p in path):
+        return path[0], path[1]  # type: ignore[return-value]
+    return None
 
 
 def _all_steps(steps: list[Any]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jmespath import exceptions as jmes_errors
 
 from .functions import JMESPATH_NAMES, JMESPATH_OPTIONS, REGISTRY, jinja_callables
-from .jmes import compile_tree
+from .jmes import compile_tree, path_getter, simple_path
 
 MAX_EXPRESSION_LENGTH = 4_000
 MAX_TEMPLATE_LENGTH = 20_000
@@ -50,6 +50,9 @@ class Names:
 
     roots: frozenset[str]
     settings: frozenset[str]
+    # Names whose value is the same for every record of a run (settings, and lets built only
+    # from settings): an expression using nothing else is evaluated once per run.
+    constants: frozenset[str] = frozenset({"settings"})
 
     def check(self, refs: Iterator[tuple[str, str | None]]) -> None:
         for root, second in refs:
@@ -71,6 +74,7 @@ class Expr:
     source: str
     evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False, compare=False)
     is_path: bool = False  # True when specialised into direct getters
+    constant: bool = False  # depends on run-constant names only (memoised per run's settings)
 
 
 def compile_expr(source: str, names: Names | None = None) -> Expr:
@@ -96,19 +100,21 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
     if _negated_path(ast):
         raise ExpressionError(f"'!' applies to the first name only in {source!r}, so the rest always "
                               "yields null", hint="write !(a.b) or is_empty(a.b)")
+    refs = [root for root, _ in _root_refs(ast, at_root=True)]
     if names is not None:
         names.check(_root_refs(ast, at_root=True))
-    path = _simple_path(ast)
+        if refs and set(refs) <= names.constants and simple_path(ast) is None:
+            compiled = compile_tree(ast)
+            if compiled is not None:
+                return Expr(source, _memoised(compiled), False, True)
+    path = simple_path(ast)
     if path is not None:
-        return Expr(source, _getter(tuple(path)), True)
+        return Expr(source, path_getter(tuple(path)), True)
     compiled = compile_tree(ast)
     if compiled is not None:
-        def evaluate_compiled(scope: Mapping[str, Any]) -> Any:
-            try:
-                return compiled(scope)
-            except jmes_errors.JMESPathError as exc:
-                raise EvaluationError(f"{source}: {exc}") from None
-        return Expr(source, evaluate_compiled, False)
+        # No wrapper: a jmespath error (a function given the wrong type) is rare and is
+        # translated where the runner catches it, naming the step; the hot path stays one call.
+        return Expr(source, compiled, False)
 
     def evaluate(scope: Mapping[str, Any]) -> Any:
         try:
@@ -116,6 +122,21 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
         except jmes_errors.JMESPathError as exc:
             raise EvaluationError(f"{source}: {exc}") from None
     return Expr(source, evaluate, False)
+
+
+def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Evaluate once per run: the run's settings mapping is the same object for all its records."""
+    last: list[Any] = [None, None]  # [settings object, value]; replaced whole, so thread-safe
+
+    def evaluate(scope: Mapping[str, Any]) -> Any:
+        key = scope.get("settings")
+        cached = last
+        if cached[0] is key and key is not None:
+            return cached[1]
+        value = fn(scope)
+        last[:] = [key, value]
+        return value
+    return evaluate
 
 
 def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -168,59 +189,6 @@ def _root_refs(node: dict[str, Any], at_root: bool) -> Iterator[tuple[str, str |
         return
     for child in children:
         yield from _root_refs(child, at_root)
-
-
-def _simple_path(node: dict[str, Any]) -> list[str | int] | None:
-    """`a.b[0].c` as ['a', 'b', 0, 'c']; None for anything that needs the interpreter."""
-    kind = node.get("type")
-    if kind == "field":
-        return [node["value"]]
-    if kind == "subexpression":
-        parts: list[str | int] = []
-        for child in node["children"]:
-            sub = _simple_path(child)
-            if sub is None:
-                return None
-            parts.extend(sub)
-        return parts
-    if kind == "index_expression":
-        left, right = node["children"]
-        if right.get("type") != "index":
-            return None
-        sub = _simple_path(left) if left.get("type") != "identity" else []
-        return None if sub is None else [*sub, int(right["value"])]
-    return None
-
-
-def _getter(path: tuple[str | int, ...]) -> Callable[[Mapping[str, Any]], Any]:
-    """Direct getters with jmespath's semantics: a missing key or a wrong type yields None."""
-    if len(path) == 1 and isinstance(path[0], str):
-        key = path[0]
-        return lambda scope: scope.get(key) if isinstance(scope, dict) else None
-    if len(path) == 2 and all(isinstance(p, str) for p in path):
-        a, b = path
-
-        def two(scope: Mapping[str, Any]) -> Any:
-            first = scope.get(a) if isinstance(scope, dict) else None
-            return first.get(b) if isinstance(first, dict) else None
-        return two
-
-    def walk(scope: Mapping[str, Any]) -> Any:
-        value: Any = scope
-        for part in path:
-            if isinstance(part, str):
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(part)
-            else:
-                if not isinstance(value, list):
-                    return None
-                try:
-                    value = value[part]
-                except IndexError:
-                    return None
-        return value
-    return walk
 
 
 def truthy(value: Any) -> bool:

@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jmespath.exceptions import JMESPathError
+
 from transports.base import HttpRequest
 
 from .errors import FlowError, InputError, SpecbridgeError
-from .expressions import Expr, Template
+from .expressions import EvaluationError, Expr, Template
 from .functions import _text
 from .load import PathPart
 from .runtime import Run
@@ -112,7 +114,7 @@ class FetchStep(Step):
                 except Skip:
                     counts["filtered"] += 1
                     continue
-                except (InputError, FlowError) as exc:
+                except (InputError, FlowError, EvaluationError, JMESPathError) as exc:
                     counts["rejected"] += 1
                     if len(counts["rejections"]) < 1000:
                         counts["rejections"].append({"record": _record_name(item), "step": sub.step,

@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from .functions import JmesFunctions
+from .functions import REGISTRY, JmesFunctions
 
 Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
@@ -68,7 +68,89 @@ def _field(node: dict[str, Any]) -> Fn:
     return field
 
 
+def simple_path(node: dict[str, Any]) -> list[str | int] | None:
+    """`a.b[0].c` as ['a', 'b', 0, 'c']; None for anything more than fields and indexes."""
+    kind = node.get("type")
+    if kind == "field":
+        return [node["value"]]
+    if kind == "subexpression":
+        parts: list[str | int] = []
+        for child in node["children"]:
+            sub = simple_path(child)
+            if sub is None:
+                return None
+            parts.extend(sub)
+        return parts
+    if kind == "index_expression":
+        left, right = node["children"]
+        if right.get("type") != "index":
+            return None
+        sub = simple_path(left) if left.get("type") != "identity" else []
+        return None if sub is None else [*sub, int(right["value"])]
+    return None
+
+
+def path_getter(path: tuple[str | int, ...]) -> Fn:
+    """Direct getters with jmespath's semantics: a missing key or a wrong type yields None."""
+    if len(path) == 1 and isinstance(path[0], str):
+        key = path[0]
+        return lambda scope: scope.get(key) if isinstance(scope, dict) else None
+    if len(path) == 2 and all(isinstance(p, str) for p in path):
+        a, b = path
+
+        def two(scope: Any) -> Any:
+            first = scope.get(a) if isinstance(scope, dict) else None
+            return first.get(b) if isinstance(first, dict) else None
+        return two
+
+    def walk(scope: Any) -> Any:
+        value: Any = scope
+        for part in path:
+            if isinstance(part, str):
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(part)
+            else:
+                if not isinstance(value, list):
+                    return None
+                try:
+                    value = value[part]
+                except IndexError:
+                    return None
+        return value
+    return walk
+
+
+def _first_match(node: dict[str, Any]) -> Fn | None:
+    """`list[?cond] | [0]`: the first element that matches, without building the whole list."""
+    if node["type"] != "pipe" or len(node["children"]) != 2:
+        return None
+    left, right = node["children"]
+    if left["type"] != "filter_projection" or left["children"][1]["type"] != "identity":
+        return None
+    if right["type"] != "index_expression" or right["children"][0]["type"] != "identity" \
+            or right["children"][1]["type"] != "index" or right["children"][1]["value"] != 0:
+        return None
+    base_fn, condition = _compile(left["children"][0]), _compile(left["children"][2])
+
+    def first_match(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        for element in base:
+            if element is not None and not _false(condition(element)):
+                return element
+        return None
+    return first_match
+
+
 def _chain(node: dict[str, Any]) -> Fn:
+    path = simple_path(node) if node["type"] != "pipe" else None
+    if path is not None:
+        return path_getter(tuple(path))
+    first = _first_match(node)
+    if first is not None:
+        return first
     parts = tuple(_compile(child) for child in node["children"])
     if len(parts) == 2:
         first, second = parts
@@ -104,8 +186,16 @@ def _identity(node: dict[str, Any]) -> Fn:
 
 
 def _comparator(node: dict[str, Any]) -> Fn:
-    left, right = (_compile(c) for c in node["children"])
     op = node["value"]
+    lnode, rnode = node["children"]
+    if op in ("eq", "ne") and rnode["type"] == "literal" and isinstance(rnode["value"], str) \
+            and simple_path(lnode) is not None:
+        # `Type == 'VIS'` inside filters: against text, jmespath equality is plain ==.
+        getter, text = path_getter(tuple(simple_path(lnode) or ())), rnode["value"]
+        if op == "eq":
+            return lambda value: getter(value) == text
+        return lambda value: getter(value) != text
+    left, right = _compile(lnode), _compile(rnode)
     if op == "eq":
         return lambda value: _equals(left(value), right(value))
     if op == "ne":
@@ -218,13 +308,71 @@ def _multi_dict(node: dict[str, Any]) -> Fn:
     return lambda value: None if value is None else {k: f(value) for k, f in pairs}
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "boolean": (bool,), "null": (type(None),),
+    "array": (list,), "object": (dict,),
+}
+
+
+def _fast_check(signature: tuple[dict[str, Any], ...]) -> tuple[tuple[type, ...] | None, ...] | None:
+    """Per argument, the Python types jmespath allows (None: any); None if too subtle to check here."""
+    checks: list[tuple[type, ...] | None] = []
+    for arg in signature:
+        names = arg.get("types") or []
+        if not names:
+            checks.append(None)
+            continue
+        if any(n not in _PY_TYPES for n in names):
+            return None  # array-string, array-number, expref: leave the check to jmespath
+        checks.append(tuple(t for n in names for t in _PY_TYPES[n]))
+    return tuple(checks)
+
+
 def _function(node: dict[str, Any]) -> Fn:
     if any(c["type"] == "expref" for c in node["children"]):
         raise Unsupported("expref")  # sort_by & co. need jmespath's own expression objects
     name = node["value"]
     args = tuple(_compile(c) for c in node["children"])
-    call = _FUNCTIONS.call_function  # keeps jmespath's argument type checks and messages
-    return lambda value: call(name, [a(value) for a in args])
+    call = _FUNCTIONS.call_function  # jmespath's own checks and messages, for the unusual cases
+    spec = _FUNCTIONS.FUNCTION_TABLE.get(name)
+    checks = _fast_check(spec["signature"]) if spec else None
+    variadic = bool(spec and spec["signature"] and spec["signature"][-1].get("variadic"))
+    if spec is None or checks is None or (not variadic and len(checks) != len(args)) \
+            or (variadic and len(args) < len(checks)):
+        return lambda value: call(name, [a(value) for a in args])
+    function = spec["function"]
+    ours = REGISTRY.get(name)
+    direct: Callable[..., Any] = ours.fn if ours is not None else (lambda *a: function(_FUNCTIONS, *a))
+    per_arg = tuple(checks[min(i, len(checks) - 1)] for i in range(len(args)))
+    # bool is an int in Python but not a number in jmespath: such arguments go the slow way.
+    strict = tuple(t is not None and int in t and bool not in t for t in per_arg)
+
+    def bad(arg: Any, allowed: tuple[type, ...] | None, no_bool: bool) -> bool:
+        return allowed is not None and (not isinstance(arg, allowed) or (no_bool and arg.__class__ is bool))
+
+    if len(args) == 1:
+        (a0,), (t0,), (s0,) = args, per_arg, strict
+
+        def one(value: Any) -> Any:
+            x = a0(value)
+            return call(name, [x]) if bad(x, t0, s0) else direct(x)
+        return one
+    if len(args) == 2:
+        (a0, a1), (t0, t1), (s0, s1) = args, per_arg, strict
+
+        def two(value: Any) -> Any:
+            x, y = a0(value), a1(value)
+            return call(name, [x, y]) if bad(x, t0, s0) or bad(y, t1, s1) else direct(x, y)
+        return two
+    triples = tuple(zip(args, per_arg, strict, strict=True))
+
+    def many(value: Any) -> Any:
+        resolved = [a(value) for a in args]
+        for x, (_, allowed, no_bool) in zip(resolved, triples, strict=True):
+            if bad(x, allowed, no_bool):
+                return call(name, resolved)  # raises jmespath's own type error
+        return direct(*resolved)
+    return many
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Fn]] = {

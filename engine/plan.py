@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from jmespath.exceptions import JMESPathError
+
 from .connections import ConnectionDecl, Connections
 from .errors import FlowError, InputError, SpecbridgeError
 from .expressions import EvaluationError, Expr, Template, truthy
@@ -161,7 +163,7 @@ class Plan:
             outputs = {s.id: scope.get(s.id) for s in self.steps}
             return Result(settings.redact(message), run.requests, writes, outputs, run.trace, run.counts,
                           [settings.redact(w) for w in run.warnings])
-        except EvaluationError as exc:
+        except (EvaluationError, JMESPathError) as exc:
             error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)
             self._journal_error(journal, run, error)
             raise error from None

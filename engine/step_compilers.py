@@ -52,12 +52,19 @@ def _connection(c: Compiler, step: dict[str, Any], path: list[PathPart]) -> str 
 def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
     lets = []
     let_roots = roots
+    constants = frozenset({"settings"})
     for name, text in (step.get("let") or {}).items():
-        expr = c.expr([*path, "let", name], text, let_roots)
+        expr = c.expr([*path, "let", name], text, let_roots, constants)
         if expr is not None:
             lets.append((name, expr))
+            if expr.constant:
+                constants = constants | {name}
         let_roots = let_roots | {name}
-    rules = c.rules(step["fields"], [*path, "fields"], let_roots, omit_default=bool(step.get("omit_empty")))
+    c.constants = constants
+    try:
+        rules = c.rules(step["fields"], [*path, "fields"], let_roots, omit_default=bool(step.get("omit_empty")))
+    finally:
+        c.constants = frozenset({"settings"})
     return MapStep(**c.common(step, path, roots), lets=tuple(lets), rules=rules, title=step.get("title"))
 
 

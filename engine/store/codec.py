@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,9 @@ def _canonical(doc: Mapping[str, Any]) -> dict[str, Any]:
             if not _passes(value, fast, enum):
                 _check(value, spec, name)
             out[name] = value
+    discount = out.get("Discount")
+    if type(discount) is float and not isfinite(discount):  # JSON has no NaN or infinity
+        raise InputError(f"{discount!r} is not a JSON number", field="Discount")
     for key in ("Addresses", "ContactPersons"):
         items = get(key)
         if items and (parts := _parts(items, key)):
@@ -155,6 +159,8 @@ def _canonical(doc: Mapping[str, Any]) -> dict[str, Any]:
             if type(value) not in _SCALAR_VALUE or not isinstance(name, str):
                 raise InputError(f"free field values must be text, numbers, booleans or null, "
                                  f"got {type(value).__name__}", field=f"{kind}.{name}")
+            if type(value) is float and not isfinite(value):
+                raise InputError(f"{value!r} is not a JSON number", field=f"{kind}.{name}")
         out[kind] = dict(fields)
     return out
 

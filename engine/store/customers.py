@@ -27,6 +27,7 @@ from engine.errors import InputError, StoreError
 from engine.store import codec
 from engine.store.tables import (
     CUSTOMER_SCALARS,
+    JsonText,
     customer_addresses,
     customer_contacts,
     customer_free_fields,
@@ -300,9 +301,10 @@ def _sqlite_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> C
     UsesPriceField: scalars, whose JSON text is produced directly (it is what json.dumps gives,
     and reading goes through json.loads either way); anything else goes to json.dumps.
     """
+    type_ = type_.dialect_impl(dialect)  # resolves json_type()'s SQLite variant
     if isinstance(type_, sa.Boolean):
         return None
-    if isinstance(type_, sa.JSON):
+    if isinstance(type_, JsonText):
         null = None if type_.none_as_null else "null"
 
         def to_json(value: Any) -> str | None:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import StoreError
-from engine.store.tables import UtcDateTime, utcnow
+from engine.store.tables import UtcDateTime, json_type, utcnow
 
 # An arbitrary constant: the PostgreSQL advisory lock that serialises upgrades of one database.
 _PG_UPGRADE_LOCK = 0x5B_0001
@@ -57,12 +57,12 @@ def _v1_initial(conn: Connection) -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("tenant", sa.String(100), nullable=False),
         *_text_columns("CustomerGuid CustomerCode InternalCode CustomerName SearchCode RelationGroup"),
-        sa.Column("Discount", sa.JSON(none_as_null=True)),
+        sa.Column("Discount", json_type(none_as_null=True)),
         *_text_columns("Website ChamberOfCommerceCode VatCode"),
         sa.Column("VatLiable", sa.Boolean),
         *_text_columns("LanguageCode PaymentConditionCode CustomerManager Currency CountryCode Phone "
                        "MobileNumber Fax Email"),
-        sa.Column("UsesPriceField", sa.JSON(none_as_null=True)),
+        sa.Column("UsesPriceField", json_type(none_as_null=True)),
         *_text_columns("CollectionAccountCode"),
         sa.Column("updated_at", UtcDateTime, nullable=False),
     )
@@ -81,12 +81,12 @@ def _v1_initial(conn: Connection) -> None:
     sa.Table("customer_free_fields", meta, *_child_key(),
              sa.Column("kind", sa.String(20), nullable=False),
              sa.Column("name", sa.Text, nullable=False),
-             sa.Column("value", sa.JSON, nullable=True), sqlite_with_rowid=False)
+             sa.Column("value", json_type(), nullable=True), sqlite_with_rowid=False)
     sa.Table("sales_reps", meta,
              sa.Column("tenant", sa.String(100), primary_key=True),
              sa.Column("Username", sa.Text, primary_key=True),
              sa.Column("ResIdString", sa.Text),
-             sa.Column("extra", sa.JSON, nullable=False))
+             sa.Column("extra", json_type(), nullable=False))
     price_lists = sa.Table(
         "price_lists", meta,
         sa.Column("tenant", sa.String(100), primary_key=True),
@@ -112,7 +112,7 @@ def _v1_initial(conn: Connection) -> None:
              sa.Column("flow", sa.String(200), nullable=False),
              sa.Column("step", sa.String(200), nullable=False),
              sa.Column("status", sa.String(40), nullable=False),
-             sa.Column("detail", sa.JSON, nullable=False),
+             sa.Column("detail", json_type(), nullable=False),
              sa.Column("at", UtcDateTime, nullable=False))
     meta.create_all(conn)
 
@@ -132,13 +132,13 @@ def _v2_hash_active_cache_dead_letters(conn: Connection) -> None:
              sa.Column("tenant", sa.String(100), primary_key=True),
              sa.Column("namespace", sa.String(200), primary_key=True),
              sa.Column("key", sa.Text, primary_key=True),
-             sa.Column("value", sa.JSON, nullable=True),
+             sa.Column("value", json_type(), nullable=True),
              sa.Column("updated_at", UtcDateTime, nullable=False))
     sa.Table("dead_letters", meta,
              sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
              sa.Column("run_key", sa.String(200), nullable=False),
              sa.Column("flow", sa.String(200), nullable=False, index=True),
-             sa.Column("record", sa.JSON, nullable=False),
+             sa.Column("record", json_type(), nullable=False),
              sa.Column("reason", sa.Text, nullable=False),
              sa.Column("at", UtcDateTime, nullable=False))
     meta.create_all(conn)

@@ -15,6 +15,7 @@ Changing a table means adding a migration in migrations.py, then updating this f
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,36 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         return None if value is None else datetime.fromisoformat(value)
 
 
+class JsonText(sa.types.TypeDecorator[Any]):
+    """A JSON value stored as TEXT: SQLite's column type for JSON.
+
+    SQLAlchemy's JSON type declares SQLite columns as "JSON", which SQLite gives NUMERIC
+    affinity: the JSON text 5.0 would be stored as the integer 5 and 12345678901234567890 as a
+    float. TEXT affinity stores the JSON text exactly as written.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, none_as_null: bool = False) -> None:
+        super().__init__()
+        self.none_as_null = none_as_null
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None and self.none_as_null else json.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def json_type(none_as_null: bool = False) -> sa.types.TypeEngine[Any]:
+    """JSON on PostgreSQL (`json`, which keeps the text as given), JSON text on SQLite.
+
+    none_as_null: Python None is SQL NULL ("no value") instead of the JSON text null.
+    """
+    return sa.JSON(none_as_null=none_as_null).with_variant(JsonText(none_as_null), "sqlite")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -53,8 +84,6 @@ def _text(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.Text)
 
 
-# JSON whose Python None is SQL NULL: an absent Discount is "no value", not the JSON text "null".
-NullableJSON = sa.JSON(none_as_null=True)
 
 # The scalar fields of schemas/app4sales/customer.schema.json, in schema order.
 CUSTOMER_SCALARS: tuple[str, ...] = (
@@ -79,7 +108,8 @@ def _customer_column(name: str) -> sa.Column[Any]:
     if name in _BOOLEAN_SCALARS:
         return sa.Column(name, sa.Boolean)
     if name in _JSON_SCALARS:
-        return sa.Column(name, NullableJSON)
+        # None is SQL NULL: an absent Discount is "no value", not the JSON text null.
+        return sa.Column(name, json_type(none_as_null=True))
     return _text(name)
 
 
@@ -128,7 +158,7 @@ customer_free_fields = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),  # FreeFields | DynamicFreeFields | UnknownElements
     sa.Column("name", sa.Text, nullable=False),
     # JSON keeps the value's type; a JSON null is a field that exists without a value.
-    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("value", json_type(), nullable=True),
     sqlite_with_rowid=False,
 )
 
@@ -137,7 +167,7 @@ sales_reps = sa.Table(
     sa.Column("tenant", sa.String(100), primary_key=True),
     sa.Column("Username", sa.Text, primary_key=True),
     _text("ResIdString"),
-    sa.Column("extra", sa.JSON, nullable=False),  # any other keys of the imported row, kept as is
+    sa.Column("extra", json_type(), nullable=False),  # any other keys of the imported row, kept as is
 )
 
 price_lists = sa.Table(
@@ -160,7 +190,7 @@ cache = sa.Table(
     sa.Column("tenant", sa.String(100), primary_key=True),
     sa.Column("namespace", sa.String(200), primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("value", json_type(), nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
@@ -185,7 +215,7 @@ journal = sa.Table(
     sa.Column("flow", sa.String(200), nullable=False),
     sa.Column("step", sa.String(200), nullable=False),
     sa.Column("status", sa.String(40), nullable=False),
-    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("detail", json_type(), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
 )
 
@@ -194,7 +224,7 @@ dead_letters = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_key", sa.String(200), nullable=False),
     sa.Column("flow", sa.String(200), nullable=False, index=True),
-    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("record", json_type(), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): measured, never asserted on time; see bench/README.md."""
