@@ -225,13 +225,16 @@ class Lab:
     sftp_root: Path
 
 
-def _require_servers() -> None:
-    """The loopback servers come with the `demo` extra; say so plainly if it is missing."""
+def _require_setup() -> None:
+    """Say plainly what is missing: the demo extra's servers, or the checkout's mappings/."""
     import importlib.util
     missing = [m for m in ("pyftpdlib", "asyncssh", "trustme") if importlib.util.find_spec(m) is None]
     if missing:
         raise click.ClickException(
             f"the demo needs {', '.join(missing)} (install the demo extra: pip install -e '.[demo]', or run `make demo`)")
+    if not (REPO / "mappings").is_dir():
+        raise click.ClickException(f"the demo runs the specs in a source checkout's mappings/, and {REPO / 'mappings'} "
+                                   "does not exist; run it from a checkout (`make demo`)")
 
 
 @contextmanager
@@ -469,8 +472,10 @@ def _quiet_server_logs() -> Iterator[None]:
               help="How many relations the simulated SnelStart administration holds for the customer sync.")
 def demo(sync_customers: int) -> None:
     """Every seed flow end to end against local ERP simulators and a temporary SQLite store."""
-    _require_servers()
-    console = Console(width=max(Console().width, 120))
+    _require_setup()
+    console = Console()
+    if not console.is_terminal:  # piped or captured: wide enough that lines do not wrap mid-name
+        console = Console(width=120)
     console.print(Panel(Group(
         Text("Starting the Specter, SnelStart and AccountView simulators and an FTP and an SFTP server on "
              "127.0.0.1, with a temporary SQLite store seeded with sample App4Sales data "
