@@ -24,10 +24,11 @@ from .errors import FlowError, InputError, SpecbridgeError
 from .expressions import EvaluationError, Expr, Template, truthy
 from .functions import CLOCK, _text, iso
 from .inputs import parse_json, parse_xml
+from .journal import Journal, content_run_key
 from .runtime import Answer, Result, Run, Services
 from .settings import SettingDecl, Settings, resolve
 from .steps import Step
-from .store.protocol import JournalEntry, Store
+from .store.protocol import Store
 
 
 @dataclass(frozen=True)
@@ -134,17 +135,26 @@ class Plan:
 
     def execute(self, record: Any, settings: Settings, services: Services, *, user: str | None,
                 tenant: str, explain: bool = False, run_key: str | None = None) -> Result:
+        if run_key is None:
+            # The same record sent to the same flow again is the same run: it resumes or is a
+            # no-op, never a second create. Bulk reads get a fresh key per run.
+            run_key = (uuid.uuid4().hex if self.reads_in_bulk
+                       else content_run_key(self.name, tenant, user, record))
         record, raw = self.read_input(record)
         clock = services.clock
         scope: dict[str, Any] = {"input": record, "raw": raw, "settings": settings.values, "user": user,
                                  "tenant": tenant, "now": iso(clock())}
-        run = Run(scope, services, settings, self.name, run_key or uuid.uuid4().hex,
-                  trace=[] if explain else None)
+        journaled = services.store is not None and not services.dry_run
+        journal = Journal.open(services.store if journaled else None, run_key, self.name, settings)
+        finished = journal.finished()
+        if finished is not None:
+            message = str(finished.detail.get("result", ""))
+            return Result(message, [], [], {}, None, None, [], replayed=True)
+        run = Run(scope, services, settings, self.name, run_key, trace=[] if explain else None,
+                  journal=journal if journaled else None)
         token = CLOCK.set(clock)
-        journal = services.store if (services.store is not None and not services.dry_run) else None
         try:
-            if journal:
-                journal.journal(JournalEntry(run.run_key, self.name, "", "started"))
+            journal.record("", "resumed" if journal.resumed else "started")
             for step in self.steps:
                 run.step = step.id
                 if step.when is not None and not truthy(step.when.evaluate(scope)):
@@ -152,39 +162,40 @@ class Plan:
                     continue
                 scope[step.id] = step.run(run)
             run.step = "result"
-            message = self.result.render(scope) if self.result is not None else "OK"
+            message = settings.redact(self.result.render(scope) if self.result is not None else "OK")
             writes = [w.as_dict() for w in run.writes] + [
                 {"table": "customers", "upsert": doc} for doc in run.saves]
-            if not services.dry_run and services.store is not None and (run.writes or run.saves):
-                _apply_writes(services.store, run, tenant)
-            if journal:
-                journal.journal(JournalEntry(run.run_key, self.name, "", "done",
-                                             {"writes": len(run.writes), "saves": len(run.saves)}))
+            if journaled and (run.writes or run.saves):
+                _apply_writes(services.store, run, tenant)  # type: ignore[arg-type]
+            journal.record("", "done", result=message, writes=len(run.writes), saves=len(run.saves))
             outputs = {s.id: scope.get(s.id) for s in self.steps}
-            return Result(settings.redact(message), run.requests, writes, outputs, run.trace, run.counts,
+            return Result(message, run.requests, writes, outputs, run.trace, run.counts,
                           [settings.redact(w) for w in run.warnings])
         except (EvaluationError, JMESPathError) as exc:
             error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)
-            self._journal_error(journal, run, error)
+            _journal_error(journal, run, error)
             raise error from None
         except InputError as exc:
             if exc.record is None:
                 named = InputError(exc.message, self._record_name(record), exc.field or run.step)
-                self._journal_error(journal, run, named)
+                _journal_error(journal, run, named)
                 raise named from None
-            self._journal_error(journal, run, exc)
+            _journal_error(journal, run, exc)
             raise
         except SpecbridgeError as exc:
-            self._journal_error(journal, run, exc)
+            _journal_error(journal, run, exc)
             raise
         finally:
             CLOCK.reset(token)
 
-    def _journal_error(self, journal: Store | None, run: Run, error: Exception) -> None:
-        if journal is not None:
-            with contextlib.suppress(SpecbridgeError):  # the run's own error matters more
-                journal.journal(JournalEntry(run.run_key, self.name, run.step, "error",
-                                             {"error": run.settings.redact(str(error))}))
+    @property
+    def reads_in_bulk(self) -> bool:
+        return any(step.kind == "fetch" for step in self.steps)
+
+
+def _journal_error(journal: Journal, run: Run, error: Exception) -> None:
+    with contextlib.suppress(SpecbridgeError):  # the run's own error matters more
+        journal.record(run.step, "error", error=str(error))
 
 
 def _apply_writes(store: Store, run: Run, tenant: str) -> None:

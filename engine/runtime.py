@@ -14,6 +14,7 @@ from typing import Any
 
 from transports.base import HttpResponse
 
+from .journal import Journal
 from .settings import Settings
 from .store.protocol import Store
 
@@ -63,6 +64,7 @@ class Run:
     counts: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     step: str = ""
+    journal: Journal | None = None  # set for real runs with a store: resume instead of repeat
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Result:
     trace: list[dict[str, Any]] | None = None
     counts: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    replayed: bool = False  # the run had already completed: nothing was done again
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"requests": self.requests, "result": self.message}

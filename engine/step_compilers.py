@@ -140,6 +140,7 @@ def compile_send(c: Compiler, step: dict[str, Any], path: list[PathPart], roots:
             c.fail([*path, "outcomes", i], "an outcome needs `error:` (stop with a message) or `ok: true`")
         if when is not None:
             outcomes.append(Outcome(when, error, bool(raw.get("ok"))))
+    detect = _detect(c, step.get("detect"), [*path, "detect"], roots, step.get("response", "json"))
     if path_tpl is None:
         return None
     from .compile import example_response
@@ -151,7 +152,19 @@ def compile_send(c: Compiler, step: dict[str, Any], path: list[PathPart], roots:
                     response_format=step.get("response", "json"), force_list=tuple(step.get("force_list") or ()),
                     idempotent=step.get("idempotent"),
                     ok_status=frozenset(step["ok_status"]) if step.get("ok_status") else None,
-                    outcomes=tuple(outcomes), example=example_response(step.get("example")))
+                    outcomes=tuple(outcomes), example=example_response(step.get("example")), detect=detect)
+
+
+def _detect(c: Compiler, raw: Any, path: list[PathPart], roots: Roots, default_format: str) -> Detect | None:
+    if not isinstance(raw, dict):
+        return None
+    path_tpl = c.template([*path, "path"], raw.get("path", ""), roots)
+    found = c.expr([*path, "found"], raw.get("found", ""), roots | {"response"})
+    as_response = c.expr([*path, "as"], raw["as"], roots | {"response", "found"}) if "as" in raw else None
+    if path_tpl is None or found is None:
+        return None
+    return Detect(raw.get("method", "GET"), path_tpl, _pairs_template(c, raw.get("params"), [*path, "params"], roots),
+                  raw.get("response", default_format), found, as_response)
 
 
 def compile_check(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from transports.base import FileUpload, HttpRequest, HttpResponse
 
-from .errors import FlowError, InputError, TransportError
+from .errors import FlowError, InputError, TransportError, UncertainOutcome
 from .expressions import Expr, Template, truthy
 from .fields import FieldRule, explain_object, object_builder
 from .functions import _text, is_empty
@@ -176,7 +176,14 @@ class GenerateStep(Step):
             return start
         if run.services.dry_run:
             return store.peek_sequence(self.sequence, start, tenant)
-        return store.next_sequence(self.sequence, start, tenant)
+        if run.journal is not None:
+            earlier = run.journal.generated(self.id)
+            if earlier is not None:
+                return earlier  # a resumed run sends the same code as the attempt it continues
+        number = store.next_sequence(self.sequence, start, tenant)
+        if run.journal is not None:
+            run.journal.record(self.id, "generated", value=number)
+        return number
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,18 @@ class Outcome:
     when: Expr
     error: Template | None
     ok: bool
+
+
+@dataclass(frozen=True)
+class Detect:
+    """How to find out whether an uncertain create happened: a GET, and where the record is."""
+
+    method: str
+    path: Template
+    params: tuple[tuple[str, Template], ...]
+    response_format: str
+    found: Expr
+    as_response: Expr | None
 
 
 @dataclass(frozen=True)
@@ -203,6 +222,7 @@ class SendStep(Step):
     ok_status: frozenset[int] | None
     outcomes: tuple[Outcome, ...]
     example: HttpResponse | None
+    detect: Detect | None = None
 
     def run(self, run: Run) -> Any:
         scope = run.scope
@@ -210,6 +230,17 @@ class SendStep(Step):
         body = self.body.evaluate(scope) if self.body is not None else None
         if self.transport_kind == "files":
             return self._upload(run, path, body)
+        journal = run.journal
+        if journal is not None:
+            saved = journal.accepted_response(self.id)
+            if saved is not None:  # an earlier attempt got this far: do not ask the ERP twice
+                run.requests.append({"transport": "http", "connection": self.connection, "method": self.method,
+                                     "path": path, "replayed": True})
+                return saved
+            if journal.uncertain(self.id) and not self._idempotent:
+                found = self._detected(run)
+                if found is not None:
+                    return found
         headers = {k: t.render(scope) for k, t in self.headers}
         if self.content_type:
             headers["Content-Type"] = self.content_type
@@ -220,17 +251,86 @@ class SendStep(Step):
             content=_bytes(body) if self.body_kind == "body" else None,
             idempotent=self.idempotent)
         try:
-            response = call_http(run, self.id, self.connection, request, self.example)
+            response = self._send(run, request)
+        except UncertainOutcome:
+            raise
         except TransportError as exc:
+            if journal is not None:
+                journal.record(self.id, "failed", error=str(exc))
             if not self.outcomes:
                 raise
             return self._decide(run, {"status": None, "headers": {}, "body": None,
                                       "error": run.settings.redact(str(exc))}, None)
+        if isinstance(response, dict):
+            return response  # found by the detect rule after an uncertain outcome
         parsed = {"status": response.status, "headers": dict(response.headers),
                   "body": read_body(response, self.response_format, self.force_list, f"{self.id} response",
                                     strict=False),
                   "error": None}
-        return self._decide(run, parsed, response)
+        try:
+            decided = self._decide(run, parsed, response)
+        except FlowError:
+            if journal is not None:
+                journal.record(self.id, "failed", status=response.status)
+            raise
+        if journal is not None:
+            journal.record(self.id, "response", response=decided)
+        return decided
+
+    @property
+    def _idempotent(self) -> bool:
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method in ("GET", "PUT", "DELETE")
+
+    def _send(self, run: Run, request: HttpRequest) -> HttpResponse | dict[str, Any]:
+        """Send; after an uncertain outcome, ask the detect rule before ever sending again."""
+        journal = run.journal
+        attempts = 1 if (self._idempotent or self.detect is None) else 3
+        for attempt in range(1, attempts + 1):
+            if journal is not None:
+                journal.record(self.id, "sent", attempt=attempt)
+            try:
+                return call_http(run, self.id, self.connection, request, self.example)
+            except UncertainOutcome as exc:
+                if journal is not None:
+                    journal.record(self.id, "uncertain", error=str(exc))
+                if self.detect is None or self._idempotent:
+                    raise FlowError(run.settings.redact(
+                        f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
+                        "(add a detect: rule to let the engine find out)"), self.id) from None
+                found = self._detected(run)
+                if found is not None:
+                    return found
+                if attempt == attempts:
+                    raise FlowError(run.settings.redact(f"{self.id}: {exc}; still uncertain after "
+                                                        f"{attempts} attempts"), self.id) from None
+        raise AssertionError("unreachable")
+
+    def _detected(self, run: Run) -> dict[str, Any] | None:
+        """Run the detect rule: the record an earlier request created, shaped as this step's answer.
+
+        Raises when there is no rule: an uncertain create is never repeated blindly.
+        """
+        detect = self.detect
+        if detect is None:
+            raise FlowError(f"{self.id}: an earlier attempt sent this request but never learnt whether it "
+                            "was processed; without a detect: rule it is not sent again", self.id)
+        scope = run.scope
+        request = HttpRequest(detect.method, detect.path.render(scope), params=render_params(detect.params, scope))
+        response = call_http(run, f"{self.id}.detect", self.connection, request, None)
+        body = read_body(response, detect.response_format, self.force_list, f"{self.id} detect", strict=False)
+        checked = {**scope, "response": {"status": response.status, "body": body}}
+        found = detect.found.evaluate(checked) if 200 <= response.status < 300 else None
+        if is_empty(found):
+            if run.journal is not None:
+                run.journal.record(self.id, "not-found")
+            return None
+        value = detect.as_response.evaluate({**checked, "found": found}) if detect.as_response else found
+        answer = {"status": 200, "headers": {}, "body": value, "error": None, "detected": True}
+        if run.journal is not None:
+            run.journal.record(self.id, "response", response=answer)
+        return answer
 
     def _upload(self, run: Run, path: str, body: Any) -> Any:
         content = _bytes(body)

@@ -1,0 +1,86 @@
+"""The run journal as the engine uses it: what an earlier attempt of the same run already did.
+
+A run has a key. The same record sent again (a redelivered task, a retried CLI call) gets the
+same key, so the engine can see in the store's journal what the earlier attempt reached:
+
+    started -> [generated | sent -> response | failed | uncertain]* -> done | error
+
+and resume instead of repeating: an accepted response is replayed (the ERP is not asked twice),
+a generated number is reused (so the resumed request carries the same code as the first one), and
+a request that was sent but never answered is treated as uncertain: the step's `detect:` rule must
+find out whether it happened before it may be sent again. A run that reached `done` returns its
+earlier result without doing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .settings import Settings
+from .store.protocol import JournalEntry, Store
+
+
+def content_run_key(flow: str, tenant: str, user: str | None, data: Any) -> str:
+    """A key that is the same whenever the same record is sent to the same flow again."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    raw = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(b"\0".join([flow.encode(), tenant.encode(), (user or "").encode(), raw]))
+    return f"{flow}:{digest.hexdigest()[:32]}"
+
+
+@dataclass
+class Journal:
+    """One run's view of the journal: the earlier attempts' entries plus writing new ones."""
+
+    store: Store | None
+    run_key: str
+    flow: str
+    settings: Settings
+    earlier: list[JournalEntry] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, store: Store | None, run_key: str, flow: str, settings: Settings) -> Journal:
+        earlier = store.journal_entries(run_key) if store is not None else []
+        return cls(store, run_key, flow, settings, earlier)
+
+    # --- what earlier attempts did ----------------------------------------------------------
+    def finished(self) -> JournalEntry | None:
+        """The `done` entry of an earlier attempt, if the run already completed."""
+        for entry in reversed(self.earlier):
+            if entry.step == "" and entry.status == "done":
+                return entry
+        return None
+
+    def _last(self, step: str) -> JournalEntry | None:
+        for entry in reversed(self.earlier):
+            if entry.step == step and entry.status in ("sent", "response", "failed", "uncertain", "generated"):
+                return entry
+        return None
+
+    def accepted_response(self, step: str) -> dict[str, Any] | None:
+        entry = self._last(step)
+        return dict(entry.detail.get("response") or {}) if entry and entry.status == "response" else None
+
+    def uncertain(self, step: str) -> bool:
+        """Sent by an earlier attempt that never learnt whether it was processed."""
+        entry = self._last(step)
+        return entry is not None and entry.status in ("sent", "uncertain")
+
+    def generated(self, step: str) -> Any:
+        entry = self._last(step)
+        return entry.detail.get("value") if entry and entry.status == "generated" else None
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.earlier)
+
+    # --- recording this attempt --------------------------------------------------------------
+    def record(self, step: str, what: str, **detail: Any) -> None:
+        if self.store is None:
+            return
+        clean = json.loads(self.settings.redact(json.dumps(detail, default=str))) if detail else {}
+        self.store.journal(JournalEntry(self.run_key, self.flow, step, what, clean))
