@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .load import PathPart
 from .steps import (
     CheckStep,
+    Detect,
     FilterStep,
     GenerateStep,
     MapStep,
