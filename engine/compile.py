@@ -310,7 +310,7 @@ class Compiler:
             if not isinstance(fixture, dict):
                 continue
             for sid in (fixture.get("responses") or {}):
-                if sid not in step_ids:
+                if sid not in step_ids and not (sid.endswith(".detect") and sid[: -len(".detect")] in step_ids):
                     self.fail(["tests", i, "responses", sid], f"fixture answers step '{sid}', which does not exist",
                               key=True)
             for name in (fixture.get("settings") or {}):

@@ -322,7 +322,7 @@ class SendStep(Step):
         body = read_body(response, detect.response_format, self.force_list, f"{self.id} detect", strict=False)
         checked = {**scope, "response": {"status": response.status, "body": body}}
         found = detect.found.evaluate(checked) if 200 <= response.status < 300 else None
-        if is_empty(found):
+        if not truthy(found):  # null, false, "", [] or {}: nothing was created
             if run.journal is not None:
                 run.journal.record(self.id, "not-found")
             return None

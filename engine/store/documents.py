@@ -13,16 +13,19 @@ and a sales rep's extra keys (kept in a JSON column) come back beside Username a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import sqlalchemy as sa
-from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy.engine import Connection
 
 from engine.errors import InputError
 from engine.store.codec import CUSTOMER_SCHEMA, describe
-from engine.store.tables import cache, countries, price_lists, sales_reps
+from engine.store.tables import cache as cache_table
+from engine.store.tables import countries, price_lists, sales_reps
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 _TEXT = {"type": ["string", "null"]}
 SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -40,7 +43,15 @@ SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"Iso2": {"type": "string", "minLength": 2, "maxLength": 2}, "Name": _TEXT},
     },
 }
-_VALIDATORS = {name: jsonschema.Draft202012Validator(schema) for name, schema in SECTION_SCHEMAS.items()}
+
+
+@cache
+def _validator(section: str) -> Any:
+    # Imported on first use: jsonschema's format checkers take most of a second to import, and
+    # a store that never imports a document (the engine's run path) should not pay for that.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(SECTION_SCHEMAS[section])
 
 
 def _path(parts: Iterable[str | int]) -> str:
@@ -66,6 +77,8 @@ def _input_error(error: ValidationError, record: str) -> InputError:
 
 def validate_document(document: Any) -> None:
     """Raise InputError for the first problem in an import document (counting the others)."""
+    from jsonschema.exceptions import best_match
+
     if not isinstance(document, Mapping):
         raise InputError(f"the document must be a JSON object, got {type(document).__name__}")
     problems: list[InputError] = []
@@ -77,7 +90,7 @@ def validate_document(document: Any) -> None:
             problems.append(InputError(f"expected a list, got {type(records).__name__}", field=section))
         else:
             for i, record in enumerate(records or []):
-                error = best_match(_VALIDATORS[section].iter_errors(record))
+                error = best_match(_validator(section).iter_errors(record))
                 if error is not None:
                     name = f"{section}[{i}]"
                     if section == "customers" and isinstance(record, Mapping):
@@ -191,5 +204,5 @@ def lookup_country(conn: Connection, tenant: str, where: Mapping[str, Any]) -> d
 
 
 def lookup_cache(conn: Connection, tenant: str, where: Mapping[str, Any]) -> dict[str, Any] | None:
-    row = _first(conn, cache, tenant, {k.lower(): v for k, v in where.items()})  # Namespace -> namespace
+    row = _first(conn, cache_table, tenant, {k.lower(): v for k, v in where.items()})  # Namespace -> namespace
     return None if row is None else {"Namespace": row["namespace"], "Key": row["key"], "Value": row["value"]}
