@@ -36,7 +36,7 @@ from rich.text import Text
 REPO = Path(__file__).resolve().parents[1]
 USER = "jdoe"  # the App4Sales user running the flows
 FTP_USER, FTP_PASSWORD = "monitor", "demo-ftp-password"  # local throwaway servers only
-EXCERPT = 120  # characters of a body shown
+EXCERPT = 200  # characters of a body shown
 
 # Credentials of the simulated ERPs. Local and made up; the engine treats them as secrets all the same.
 SPECTER = {"SbmId": "4711", "ApiWriteUserId": "55", "ApiWriteUserKey": "demo-specter-key"}
@@ -138,6 +138,18 @@ def _compact(value: Any) -> str:
     return _cut(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
+def _positional_rows(payload: Any) -> str | None:
+    """AccountView's body names its fields once and sends rows of values; show them as name=value."""
+    try:
+        fields = [f["Name"] for f in payload["Table"]["Definition"]["Fields"]]
+        rows = payload["TableData"]["Data"]["Rows"]
+        pairs = ", ".join(f"{name}={value}" for name, value in zip(fields, rows[0]["Values"], strict=False)
+                          if name != "RowId" and value not in (None, ""))
+        return f"{payload['BusinessObject']} {payload['Table']['Definition']['Name']}: {pairs}"
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def _describe_request(request: dict[str, Any]) -> str:
     """One line per request the engine sent: method and path (or file), then a body excerpt."""
     if request.get("transport") == "http":
@@ -147,6 +159,8 @@ def _describe_request(request: dict[str, Any]) -> str:
                 payload = request[key]
                 if key == "form":
                     payload = ", ".join(f"{k}={v}" for k, v in payload.items())
+                elif key == "json":
+                    payload = _positional_rows(payload) or payload
                 return f"{line}  {_compact(payload)}"
         return line
     if request.get("method") == "GET":
