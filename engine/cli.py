@@ -120,17 +120,29 @@ def preview(spec: str, input_path: str, settings_path: str | None, store: str | 
 @click.option("--store", "store")
 @click.option("--user")
 @click.option("--tenant", default="default", show_default=True)
+@click.option("--run-key", help="Resume or repeat-proof this run under an explicit key.")
+@click.option("--again", is_flag=True, help="Run anew even if the same record already went through.")
 @friendly
-def run(spec: str, input_path: str, settings_path: str, store: str | None, user: str | None, tenant: str) -> None:
-    """Run a flow for real and print its result message."""
+def run(spec: str, input_path: str, settings_path: str, store: str | None, user: str | None, tenant: str,
+        run_key: str | None, again: bool) -> None:
+    """Run a flow for real and print its result message.
+
+    Sending the same record to the same flow again resumes an interrupted run, or does nothing
+    if it completed, so a retried command never creates a customer twice; --again overrides that.
+    """
+    import uuid
     plan = load_spec(spec)
     opened = _open_store(store)
     try:
         with _progress() as progress:
             result = plan.run(_read_input(input_path), settings=_settings(settings_path), store=opened,
-                              user=user, tenant=tenant, progress=progress)
+                              user=user, tenant=tenant, progress=progress,
+                              run_key=uuid.uuid4().hex if again else run_key)
     finally:
         opened.close()
+    if result.replayed:
+        click.echo("note: this record already went through this flow; nothing was sent again "
+                   "(use --again to run it anew)", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(result.message)

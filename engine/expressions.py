@@ -126,15 +126,15 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
 
 def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Evaluate once per run: the run's settings mapping is the same object for all its records."""
-    last: list[Any] = [None, None]  # [settings object, value]; replaced whole, so thread-safe
+    last: list[tuple[Any, Any]] = [(None, None)]  # one (settings, value) pair, swapped atomically
 
     def evaluate(scope: Mapping[str, Any]) -> Any:
         key = scope.get("settings")
-        cached = last
-        if cached[0] is key and key is not None:
-            return cached[1]
+        cached_key, cached_value = last[0]
+        if cached_key is key and key is not None:
+            return cached_value
         value = fn(scope)
-        last[:] = [key, value]
+        last[0] = (key, value)
         return value
     return evaluate
 

@@ -23,12 +23,14 @@ from .settings import Settings
 from .store.protocol import JournalEntry, Store
 
 
-def content_run_key(flow: str, tenant: str, user: str | None, data: Any) -> str:
-    """A key that is the same whenever the same record is sent to the same flow again."""
+def content_run_key(flow: str, tenant: str, user: str | None, data: Any, settings: Any = None) -> str:
+    """A key that is the same whenever the same record is sent to the same flow, configured the
+    same way (settings decide where it goes), again."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     raw = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True, default=str).encode()
-    digest = hashlib.sha256(b"\0".join([flow.encode(), tenant.encode(), (user or "").encode(), raw]))
+    configured = json.dumps(settings, sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(b"\0".join([flow.encode(), tenant.encode(), (user or "").encode(), configured, raw]))
     return f"{flow}:{digest.hexdigest()[:32]}"
 
 

@@ -139,7 +139,7 @@ class Plan:
             # The same record sent to the same flow again is the same run: it resumes or is a
             # no-op, never a second create. Bulk reads get a fresh key per run.
             run_key = (uuid.uuid4().hex if self.reads_in_bulk
-                       else content_run_key(self.name, tenant, user, record))
+                       else content_run_key(self.name, tenant, user, record, settings.values))
         record, raw = self.read_input(record)
         clock = services.clock
         scope: dict[str, Any] = {"input": record, "raw": raw, "settings": settings.values, "user": user,
