@@ -153,6 +153,48 @@ def run(spec: str, input_path: str, settings_path: str, store: str | None, user:
             click.echo(f"rejected {rejection['record']}: {rejection['reason']}", err=True)
 
 
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--settings", "settings_path", required=True, type=click.Path())
+@click.option("--store", "store")
+@click.option("--user")
+@click.option("--tenant", default="default", show_default=True)
+@friendly
+def replay(spec: str, settings_path: str, store: str | None, user: str | None, tenant: str) -> None:
+    """Run the flow's dead letters again (records whose run failed), each under its own run key.
+
+    A run that had got partway resumes from its journal, so nothing is created twice; a letter
+    whose run now succeeds is removed.
+    """
+    plan = load_spec(spec)
+    opened = _open_store(store)
+    ok = failed = 0
+    try:
+        letters = opened.dead_letters(plan.name)
+        seen: set[str] = set()
+        for letter in letters:
+            if letter.run_key in seen:
+                continue  # one run failed several times: replay it once
+            seen.add(letter.run_key)
+            record = letter.record.encode("utf-8", "surrogateescape") if isinstance(letter.record, str) else letter.record
+            try:
+                result = plan.run(record, settings=_settings(settings_path), store=opened, user=user, tenant=tenant,
+                                  run_key=letter.run_key)
+            except SpecbridgeError as exc:
+                failed += 1
+                click.echo(f"still failing {letter.run_key}: {exc}", err=True)
+                continue
+            ok += 1
+            for same in letters:
+                if same.run_key == letter.run_key:
+                    opened.remove_dead_letter(same.id)
+            click.echo(f"replayed {letter.run_key}: {result.message}")
+    finally:
+        opened.close()
+    click.echo(f"{ok} replayed, {failed} still failing")
+    sys.exit(1 if failed else 0)
+
+
 @contextmanager
 def _progress() -> Iterator[Callable[[int], None]]:
     """Records read so far: a rich progress bar on a terminal, a plain line per 10,000 otherwise."""

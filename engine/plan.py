@@ -140,6 +140,7 @@ class Plan:
             # no-op, never a second create. Bulk reads get a fresh key per run.
             run_key = (uuid.uuid4().hex if self.reads_in_bulk
                        else content_run_key(self.name, tenant, user, record, settings.values))
+        original = record
         record, raw = self.read_input(record)
         clock = services.clock
         scope: dict[str, Any] = {"input": record, "raw": raw, "settings": settings.values, "user": user,
@@ -168,22 +169,24 @@ class Plan:
             if journaled and (run.writes or run.saves):
                 _apply_writes(services.store, run, tenant)  # type: ignore[arg-type]
             journal.record("", "done", result=message, writes=len(run.writes), saves=len(run.saves))
+            if journaled and journal.resumed:
+                _clear_dead_letters(services.store, self.name, run_key)  # type: ignore[arg-type]
             outputs = {s.id: scope.get(s.id) for s in self.steps}
             return Result(message, run.requests, writes, outputs, run.trace, run.counts,
                           [settings.redact(w) for w in run.warnings])
         except (EvaluationError, JMESPathError) as exc:
             error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)
-            _journal_error(journal, run, error)
+            _failed(journal, run, error, original)
             raise error from None
         except InputError as exc:
             if exc.record is None:
                 named = InputError(exc.message, self._record_name(record), exc.field or run.step)
-                _journal_error(journal, run, named)
+                _failed(journal, run, named, original)
                 raise named from None
-            _journal_error(journal, run, exc)
+            _failed(journal, run, exc, original)
             raise
         except SpecbridgeError as exc:
-            _journal_error(journal, run, exc)
+            _failed(journal, run, exc, original)
             raise
         finally:
             CLOCK.reset(token)
@@ -193,9 +196,21 @@ class Plan:
         return any(step.kind == "fetch" for step in self.steps)
 
 
-def _journal_error(journal: Journal, run: Run, error: Exception) -> None:
+def _failed(journal: Journal, run: Run, error: Exception, record: Any) -> None:
+    """Journal the failure and keep the record as a dead letter, for `specbridge replay`."""
     with contextlib.suppress(SpecbridgeError):  # the run's own error matters more
         journal.record(run.step, "error", error=str(error))
+        if journal.store is not None:
+            if isinstance(record, bytes):
+                record = record.decode("utf-8", "surrogateescape")
+            journal.store.add_dead_letter(run.run_key, run.flow, record, run.settings.redact(str(error)))
+
+
+def _clear_dead_letters(store: Store, flow: str, run_key: str) -> None:
+    with contextlib.suppress(SpecbridgeError):
+        for letter in store.dead_letters(flow):
+            if letter.run_key == run_key:
+                store.remove_dead_letter(letter.id)
 
 
 def _apply_writes(store: Store, run: Run, tenant: str) -> None:
