@@ -50,9 +50,9 @@ tenant_option = click.option("--tenant", default="default", show_default=True, h
 def _opened(url: str, *, must_exist: bool) -> Iterator[Store]:
     # Reading commands never create a database file as a side effect of a typo in the URL.
     parsed = parse_url(url)
-    if must_exist and parsed.get_backend_name() == "sqlite" and not is_memory(parsed):
-        if not Path(parsed.database or "").exists():
-            raise StoreError(f"no store at {safe_url(url)} (create one with `specbridge store import FILE`)")
+    sqlite_file = parsed.get_backend_name() == "sqlite" and not is_memory(parsed)
+    if must_exist and sqlite_file and not Path(parsed.database or "").exists():
+        raise StoreError(f"no store at {safe_url(url)} (create one with `specbridge store import FILE`)")
     store = open_store(url)
     try:
         yield store
