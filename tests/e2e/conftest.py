@@ -2,8 +2,7 @@
 
 Every simulator runs through its own `serve()` context manager on 127.0.0.1; FTP, FTPS and
 SFTP servers come from simulators.servers; the store is a new SQLite file in the test's
-tmp_path, seeded through `specbridge store import` (through Store.import_document, what that
-command calls, while the `store` command group does not exist yet: see e2e_helpers.seed_store).
+tmp_path, seeded through `specbridge store import`.
 """
 
 from __future__ import annotations

@@ -115,36 +115,25 @@ class Flow:
         return specbridge(*args, subprocess_=subprocess_)
 
 
-def has_store_command() -> bool:
-    return "store" in cli.commands
-
-
 def seed_store(store_url: str, folder: Path, document: Mapping[str, Any]) -> None:
-    """Seed a store as a consultant would: `specbridge store import FILE --store URL`.
-
-    Until the `store` command group exists (engine/store/cli.py), the same document goes in
-    through the Store API's import_document, which is what that command calls.
-    """
-    if has_store_command():
-        path = folder / "seed.json"
-        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        outcome = specbridge("store", "import", str(path), "--store", store_url)
-        assert outcome.exit_code == 0, str(outcome)
-        return
-    store = open_store(store_url)
-    try:
-        store.import_document(document)
-    finally:
-        store.close()
+    """Seed a store as a consultant would: `specbridge store import FILE --store URL`."""
+    path = folder / "seed.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    outcome = specbridge("store", "import", str(path), "--store", store_url)
+    assert outcome.exit_code == 0, str(outcome)
 
 
 def customer_in_store(store_url: str, *, guid: str | None = None, code: str | None = None) -> dict[str, Any] | None:
-    """The customer as the store holds it now (read through a fresh connection)."""
-    store = open_store(store_url)
-    try:
-        return store.get_customer(guid=guid, code=code)
-    finally:
-        store.close()
+    """The customer as the store holds it now: `specbridge store show customer GUID|CODE --store URL`."""
+    key = guid if guid is not None else code
+    assert key is not None
+    outcome = specbridge("store", "show", "customer", key, "--store", store_url)
+    if outcome.exit_code == 1 and "no customer with code or GUID" in outcome.stderr:
+        return None
+    assert outcome.exit_code == 0, str(outcome)
+    found = json.loads(outcome.stdout)
+    assert found.get("CustomerGuid" if guid is not None else "CustomerCode") == key, found
+    return found
 
 
 def all_customers(store_url: str) -> list[dict[str, Any]]:
