@@ -89,18 +89,9 @@ def test_any_text_compiles_or_gives_located_errors(text: str) -> None:
         _assert_located(exc)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(SPECS, TREES))
-def test_any_yaml_document_loads_or_gives_located_errors(document: Any) -> None:
-    try:
-        load_text(_dump(document), "fuzz.yaml")
-    except SpecError as exc:
-        _assert_located(exc)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(SPECS)
-def test_any_yaml_document_validates_with_located_errors(document: Any) -> None:
+def test_any_yaml_document_loads_and_validates_with_located_errors(document: Any) -> None:
     try:
         loaded = load_text(_dump(document), "fuzz.yaml")
     except SpecError as exc:
