@@ -23,7 +23,6 @@ import click
 
 from engine.errors import SpecbridgeError, StoreError
 from engine.store import DEFAULT_URL, Store, open_store
-from engine.store.connect import is_memory, parse_url, safe_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +48,7 @@ tenant_option = click.option("--tenant", default="default", show_default=True, h
 @contextmanager
 def _opened(url: str, *, must_exist: bool) -> Iterator[Store]:
     # Reading commands never create a database file as a side effect of a typo in the URL.
+    from engine.store.connect import is_memory, parse_url, safe_url  # SQLAlchemy: only when used
     parsed = parse_url(url)
     sqlite_file = parsed.get_backend_name() == "sqlite" and not is_memory(parsed)
     if must_exist and sqlite_file and not Path(parsed.database or "").exists():
@@ -89,6 +89,7 @@ def import_(file: Path, url: str, tenant: str) -> None:
     with _opened(url, must_exist=False) as opened:
         counts = opened.import_document(document, tenant=tenant)
     summary = ", ".join(f"{n} {section}" for section, n in counts.items())
+    from engine.store.connect import safe_url
     click.echo(f"imported {summary} into {safe_url(url)} (tenant {tenant})")
 
 
@@ -118,5 +119,6 @@ def show_customer(code_or_guid: str, url: str, tenant: str) -> None:
         found = (opened.get_customer(tenant, guid=code_or_guid)
                  or opened.get_customer(tenant, code=code_or_guid))
     if found is None:
+        from engine.store.connect import safe_url
         raise StoreError(f"no customer with code or GUID {code_or_guid!r} in tenant {tenant} of {safe_url(url)}")
     _echo_json(found)

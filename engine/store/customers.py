@@ -1,9 +1,10 @@
 """Customer reads and writes on a Connection: the SQL behind SqlStore's customer methods.
 
-Saves work a batch at a time with a fixed number of statements, whatever the batch size: one
-SELECT finds the stored customers, one multi-row INSERT ... RETURNING adds the new ones, one
-executemany UPDATE changes the changed ones, and their addresses, contacts and free fields are
-replaced with one DELETE and one INSERT per child table. That is what makes bulk saves fast.
+Saves work a batch at a time with a fixed number of statements, whatever the batch size: two
+SELECTs find the stored customers (by GUID, by code), one executemany INSERT adds the new ones,
+one executemany UPDATE changes the changed ones, and their addresses, contacts and free fields
+are replaced with one DELETE and one INSERT per child table. That is what makes bulk saves fast
+(see bulk.py for the rest).
 
 Matching: by CustomerGuid when the document has one, else by CustomerCode, within a tenant. A
 document with a GUID the store does not know, but a code it does, matches that code's customer if
@@ -13,21 +14,17 @@ it has no GUID yet (an ERP customer that App4Sales has now adopted).
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
-from json.encoder import encode_basestring_ascii as _json_str  # type: ignore[attr-defined]
-from operator import itemgetter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row, RowMapping
 
 from engine.errors import InputError, StoreError
 from engine.store import codec
+from engine.store.bulk import executemany, in_values
 from engine.store.tables import (
     CUSTOMER_SCALARS,
-    JsonText,
     customer_addresses,
     customer_contacts,
     customer_free_fields,
@@ -87,7 +84,7 @@ def _is(conn: Connection, field: str, value: Any) -> list[sa.ColumnElement[bool]
     repeats the index's condition; without `<> ''` every lookup would scan the tenant's customers.
     """
     column = _c[field]
-    test = column == value if not isinstance(value, list) else _in(conn, column, value)
+    test = column == value if not isinstance(value, list) else in_values(conn, column, value)
     return [column != "", test] if field in ("CustomerGuid", "CustomerCode") else [test]
 
 
@@ -165,17 +162,17 @@ def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], st
     written: list[tuple[int, dict[str, Any]]] = []
     if inserts:
         ids = _new_ids(conn, len(inserts))
-        _executemany(conn, sa.insert(customers), _INSERT_NAMES, [
+        executemany(conn, sa.insert(customers), _INSERT_NAMES, [
             (customer_id, tenant, *codec.customer_values(d), h, now)
             for customer_id, (d, h) in zip(ids, inserts, strict=True)
         ])
         written += zip(ids, (d for d, _ in inserts), strict=True)
     if updates:
         stmt = sa.update(customers).where(_c.id == sa.bindparam("_id"))
-        _executemany(conn, stmt, _UPDATE_NAMES, [(*codec.customer_values(d), h, now, i) for i, d, h in updates])
+        executemany(conn, stmt, _UPDATE_NAMES, [(*codec.customer_values(d), h, now, i) for i, d, h in updates])
         ids = [i for i, _, _ in updates]
         for table in CHILD_TABLES:  # replaced wholesale: the document is the truth
-            conn.execute(sa.delete(table).where(_in(conn, table.c.customer_id, ids)))
+            conn.execute(sa.delete(table).where(in_values(conn, table.c.customer_id, ids)))
         written += ((i, d) for i, d, _ in updates)
     children: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
     for customer_id, doc in written:
@@ -183,52 +180,7 @@ def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], st
             rows_of_table.extend(rows)
     for table, names, rows in zip(CHILD_TABLES, codec.CHILD_COLUMNS, children, strict=True):
         if rows:
-            _executemany(conn, sa.insert(table), names, rows)
-
-
-def _executemany(conn: Connection, stmt: sa.Insert | sa.Update, names: Sequence[str],
-                 rows: list[tuple[Any, ...]]) -> None:
-    """Run `stmt` once per row (values in `names` order), as Core would, only faster on SQLite.
-
-    Core builds and processes a parameter dict per row in Python, about 5 µs a row: more than
-    SQLite needs to store it, and most of a bulk save. Here the statement is compiled once, the
-    columns' bind processors run only where a column has one, and the driver's executemany
-    does the rest: same SQL, same conversions. PostgreSQL keeps Core's path, which already
-    sends many rows per INSERT statement.
-    """
-    if conn.dialect.name != "sqlite":
-        conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
-        return
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
-    order = list(compiled.positiontup or ())
-    if order != list(names):  # e.g. an UPDATE's WHERE parameter comes last
-        pick = itemgetter(*(names.index(name) for name in order))
-        rows = [pick(row) for row in rows]
-    processors = [(i, p) for i, name in enumerate(order)
-                  if (p := _sqlite_processor(compiled.binds[name].type, conn.dialect)) is not None]
-    if processors:
-        processed = []
-        for row in rows:
-            values = list(row)
-            for i, process in processors:
-                values[i] = process(values[i])
-            processed.append(tuple(values))
-        rows = processed
-    conn.exec_driver_sql(compiled.string, rows)
-
-
-def _in(conn: Connection, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-    """`column IN values` with one parameter, however many values.
-
-    An expanding IN renders and binds one placeholder per value on every execution, which cost
-    more than the rest of a batch's lookups together; a JSON array read by json_each (SQLite)
-    or an array compared with ANY (PostgreSQL) is a single parameter and a cached statement.
-    """
-    if conn.dialect.name == "postgresql":
-        element = sa.BigInteger if isinstance(column.type, sa.Integer) else sa.Text
-        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(element)))
-    each = sa.func.json_each(json.dumps(values)).table_valued("value")
-    return column.in_(sa.select(each.c.value))
+            executemany(conn, sa.insert(table), names, rows)
 
 
 def _new_ids(conn: Connection, n: int) -> list[int]:
@@ -253,7 +205,7 @@ def documents(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, An
     for table in CHILD_TABLES:
         grouped: dict[int, list[RowMapping]] = {}
         if ids:
-            query = sa.select(table).where(_in(conn, table.c.customer_id, ids)).order_by(
+            query = sa.select(table).where(in_values(conn, table.c.customer_id, ids)).order_by(
                 table.c.customer_id, table.c.position)
             for child in conn.execute(query).mappings():
                 grouped.setdefault(child["customer_id"], []).append(child)
@@ -292,29 +244,3 @@ def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], wher
 
 def count(conn: Connection, tenant: str) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(customers).where(_c.tenant == tenant)).scalar_one()
-
-
-def _sqlite_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Callable[[Any], Any] | None:
-    """The column's own bind processor, except for the two kinds a bulk save has most of.
-
-    sqlite3 stores bool as 0/1 itself. JSON values here are free-field values, Discount and
-    UsesPriceField: scalars, whose JSON text is produced directly (it is what json.dumps gives,
-    and reading goes through json.loads either way); anything else goes to json.dumps.
-    """
-    type_ = type_.dialect_impl(dialect)  # resolves json_type()'s SQLite variant
-    if isinstance(type_, sa.Boolean):
-        return None
-    if isinstance(type_, JsonText):
-        null = None if type_.none_as_null else "null"
-
-        def to_json(value: Any) -> str | None:
-            kind = type(value)
-            if kind is str:
-                return _json_str(value)
-            if value is None:
-                return null
-            if kind is bool:
-                return "true" if value else "false"
-            return int.__repr__(value) if kind is int else json.dumps(value)
-        return to_json
-    return type_.bind_processor(dialect)

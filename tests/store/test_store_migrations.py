@@ -52,11 +52,11 @@ OLD_CUSTOMER = {
 }
 
 
-def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(store_url: str) -> None:
-    _seed_version_1(store_url)
-    assert _version(store_url) == 1
-    with open_store(store_url) as store:  # type: ignore[attr-defined]
-        assert _version(store_url) == LATEST_VERSION == 2
+def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(empty_store_url: str) -> None:
+    _seed_version_1(empty_store_url)
+    assert _version(empty_store_url) == 1
+    with open_store(empty_store_url) as store:  # type: ignore[attr-defined]
+        assert _version(empty_store_url) == LATEST_VERSION == 2
         assert store.get_customer(code="000007") == OLD_CUSTOMER
         assert store.next_sequence("codes", 1) == 500
         assert store.load_token("erp") == "tok"
@@ -70,9 +70,9 @@ def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(store_url: str
         store.put_cache("ns", "k", 1)
         assert len(store.dead_letters()) == 1
         assert store.lookup("cache", {"Namespace": "ns", "Key": "k"})["Value"] == 1  # type: ignore[index]
-    with open_store(store_url) as again:  # type: ignore[attr-defined]
+    with open_store(empty_store_url) as again:  # type: ignore[attr-defined]
         assert again.count_customers() == 1  # opening an up-to-date store changes nothing
-    assert _version(store_url) == 2
+    assert _version(empty_store_url) == 2
 
 
 def _shape(conn: sa.Connection) -> dict[str, Any]:
@@ -88,13 +88,13 @@ def _shape(conn: sa.Connection) -> dict[str, Any]:
     }
 
 
-def test_the_migration_chain_builds_exactly_the_tables_in_tables_py(store_url: str, tmp_path: Any) -> None:
+def test_the_migration_chain_builds_exactly_the_tables_in_tables_py(empty_store_url: str, tmp_path: Any) -> None:
     """tables.py (what queries use) and migrations.py (what databases get) must not drift apart."""
-    open_store(store_url).close()
+    open_store(empty_store_url).close()
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
     reference = make_engine(reference_url)
     t.metadata.create_all(reference)
-    migrated = make_engine(store_url)
+    migrated = make_engine(empty_store_url)
     try:
         with migrated.connect() as a, reference.connect() as b:
             assert _shape(a) == _shape(b)
@@ -103,16 +103,16 @@ def test_the_migration_chain_builds_exactly_the_tables_in_tables_py(store_url: s
         reference.dispose()
 
 
-def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
-    open_store(store_url).close()
-    engine = make_engine(store_url)
+def test_a_store_newer_than_the_code_is_refused(empty_store_url: str) -> None:
+    open_store(empty_store_url).close()
+    engine = make_engine(empty_store_url)
     try:
         with engine.begin() as conn:
             conn.execute(sa.insert(t.schema_version).values(version=LATEST_VERSION + 1, applied_at=t.utcnow()))
     finally:
         engine.dispose()
     with pytest.raises(StoreError, match=f"schema version {LATEST_VERSION + 1}, newer than this specbridge"):
-        open_store(store_url)
+        open_store(empty_store_url)
 
 
 def test_unreachable_or_unsupported_stores_are_store_errors(tmp_path: Any) -> None:
