@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
-
 from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
@@ -59,12 +57,11 @@ class Compiler:
     def _shifted(self, path: list[PathPart], offset: int, lines: bool) -> Location:
         """Point inside the scalar: a column offset for expressions, a line offset for templates."""
         loc = self.spec.source.locate(path)
-        node = _node(self.spec.source.root, path)
-        block = isinstance(node, LiteralScalarString | FoldedScalarString)
+        style = self.spec.source.scalar_style(path)
         if lines:
+            block = style == "block"
             return Location(loc.file, loc.line + offset + (1 if block else 0), loc.col if not block else 1)
-        quoted = _is_quoted(node)
-        return Location(loc.file, loc.line, loc.col + offset + (1 if quoted else 0))
+        return Location(loc.file, loc.line, loc.col + offset + (1 if style == "quoted" else 0))
 
     # --- the spec --------------------------------------------------------------------------
     def compile(self) -> Plan:
@@ -335,21 +332,6 @@ def _all_steps(steps: list[Any]) -> list[dict[str, Any]]:
             out.append(step)
             out.extend(_all_steps(step.get("each") or []) if isinstance(step.get("each"), list) else [])
     return out
-
-
-def _node(root: Any, path: list[PathPart]) -> Any:
-    node = root
-    for part in path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
-
-
-def _is_quoted(node: Any) -> bool:
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-    return isinstance(node, DoubleQuotedScalarString | SingleQuotedScalarString)
 
 
 def example_response(raw: Any) -> HttpResponse | None:

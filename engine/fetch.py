@@ -7,11 +7,22 @@ loop: reaching it is an error, never a silent end.
 
 Records stream page by page; saves are committed every `batch_size` records in one transaction,
 so memory stays flat however many records the server holds.
+
+Page ranges: inside `with page_range(first, last):` an offset-paged fetch reads only pages
+first..last (0-based, inclusive) at offset `page * page_size`, so several processes can each read
+a part of one bulk read. A fixed grid is only right when every page but the last is full, so a
+short page is taken as the end only when the page after it is empty; if more records follow (a
+server capping pages below page_size), or a page holds more than page_size, the run fails rather
+than skip or repeat records. The counts then also say `page_range: {first, last, pages, end}`:
+non-empty pages read, and whether the end of the records was reached. Outside such a block
+nothing changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +41,20 @@ if TYPE_CHECKING:
     from .compile import Compiler
 
 DEFAULT_MAX_PAGES = 100_000
+# (first, last) page of the current run's bulk read, set by `page_range`; None: read them all.
+PAGE_RANGE: ContextVar[tuple[int, int] | None] = ContextVar("specbridge_page_range", default=None)
+
+
+@contextmanager
+def page_range(first: int, last: int) -> Iterator[None]:
+    """Runs inside this block read only pages first..last (0-based, inclusive) of offset-paged fetches."""
+    if not 0 <= first <= last:
+        raise ValueError(f"page_range({first}, {last}): need 0 <= first <= last")
+    token = PAGE_RANGE.set((first, last))
+    try:
+        yield
+    finally:
+        PAGE_RANGE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -51,30 +76,16 @@ class FetchStep(Step):
     batch_size: int
     each: tuple[Step, ...]
 
-    def pages(self, run: Run) -> Iterator[list[Any]]:
+    def pages(self, run: Run, reached: dict[str, Any] | None = None) -> Iterator[list[Any]]:
         path = self.path.render(run.scope)
         base = render_params(self.params, run.scope)
+        window = PAGE_RANGE.get()
+        if window is not None:
+            yield from self._window(run, path, base, window, {} if reached is None else reached)
+            return
         offset = 0
         for page_number in range(self.paging.max_pages):
-            params = dict(base)
-            if self.paging.kind == "offset":
-                params[self.paging.offset_param] = str(offset)
-                params[self.paging.limit_param] = str(self.paging.page_size)
-            response = call_http(run, self.id, self.connection, HttpRequest("GET", path, params=params), None)
-            if not 200 <= response.status < 300:
-                raise FlowError(f"{self.id}: page {page_number + 1} answered {response.status}: "
-                                f"{run.settings.redact(response.text[:300])}", self.id)
-            body = read_body(response, "json", (), f"{self.id} page {page_number + 1}")
-            records = self.records.evaluate({"body": body}) if self.records is not None else body
-            if records is None:
-                records = []
-            if not isinstance(records, list):
-                raise FlowError(f"{self.id}: page {page_number + 1} holds no list of records", self.id)
-            if run.services.dry_run:
-                run.requests.pop()  # a bulk read would flood the preview; the first page is shown below
-                if page_number == 0:
-                    run.requests.append({"transport": "http", "connection": self.connection, "method": "GET",
-                                         "path": path, "params": params})
+            records = self._page(run, path, base, page_number, offset)
             if not records or self.paging.kind == "none":
                 if records:
                     yield records
@@ -84,6 +95,56 @@ class FetchStep(Step):
         raise FlowError(f"{self.id}: still receiving records after max_pages={self.paging.max_pages} pages; "
                         "raise paging.max_pages if that many are expected", self.id)
 
+    def _page(self, run: Run, path: str, base: dict[str, str], page_number: int, offset: int) -> list[Any]:
+        params = dict(base)
+        if self.paging.kind == "offset":
+            params[self.paging.offset_param] = str(offset)
+            params[self.paging.limit_param] = str(self.paging.page_size)
+        response = call_http(run, self.id, self.connection, HttpRequest("GET", path, params=params), None)
+        if not 200 <= response.status < 300:
+            raise FlowError(f"{self.id}: page {page_number + 1} answered {response.status}: "
+                            f"{run.settings.redact(response.text[:300])}", self.id)
+        body = read_body(response, "json", (), f"{self.id} page {page_number + 1}")
+        records = self.records.evaluate({"body": body}) if self.records is not None else body
+        if records is None:
+            records = []
+        if not isinstance(records, list):
+            raise FlowError(f"{self.id}: page {page_number + 1} holds no list of records", self.id)
+        if run.services.dry_run:
+            run.requests.pop()  # a bulk read would flood the preview; the first page is shown below
+            if page_number == 0:
+                run.requests.append({"transport": "http", "connection": self.connection, "method": "GET",
+                                     "path": path, "params": params})
+        return records
+
+    def _window(self, run: Run, path: str, base: dict[str, str], window: tuple[int, int],
+                reached: dict[str, Any]) -> Iterator[list[Any]]:
+        """Pages first..last on the fixed grid of page_size (see the module docstring)."""
+        first, last = window
+        size = self.paging.page_size
+        if self.paging.kind != "offset":
+            raise FlowError(f"{self.id}: a page range needs offset paging", self.id)
+        reached.update(first=first, last=last, pages=0, end=False)
+        for page in range(first, last + 1):
+            if page >= self.paging.max_pages:
+                raise FlowError(f"{self.id}: page range reaches past max_pages={self.paging.max_pages}", self.id)
+            records = self._page(run, path, base, page, page * size)
+            if len(records) > size:
+                raise FlowError(f"{self.id}: page {page + 1} held {len(records)} records, more than "
+                                f"page_size={size}; page ranges need the server to honour the page size", self.id)
+            if len(records) < size:
+                # The end, or a server capping pages below page_size: the next page tells.
+                if records and self._page(run, path, base, page + 1, (page + 1) * size):
+                    raise FlowError(f"{self.id}: page {page + 1} held {len(records)} records, fewer than "
+                                    f"page_size={size}, but more followed; page ranges need full pages "
+                                    "(set paging.page_size to the server's maximum)", self.id)
+                reached["end"] = True
+            if records:
+                reached["pages"] += 1
+                yield records
+            if reached["end"]:
+                return
+
     def run(self, run: Run) -> Any:
         counts: dict[str, Any] = {"fetched": 0, "filtered": 0, "created": 0, "updated": 0, "unchanged": 0,
                                   "rejected": 0, "rejections": []}
@@ -91,6 +152,7 @@ class FetchStep(Step):
         tenant = run.scope.get("tenant") or "default"
         batch: list[dict[str, Any]] = []
         progress = run.services.progress
+        reached: dict[str, Any] = {}
 
         def flush() -> None:
             if not batch:
@@ -102,7 +164,7 @@ class FetchStep(Step):
                 counts["unchanged"] += saved.unchanged
             batch.clear()
 
-        for records in self.pages(run):
+        for records in self.pages(run, reached):
             for item in records:
                 counts["fetched"] += 1
                 sub = Run({**run.scope, "item": item}, run.services, run.settings, run.flow, run.run_key,
@@ -127,6 +189,8 @@ class FetchStep(Step):
             if progress is not None:
                 progress(counts["fetched"])
         flush()
+        if reached:
+            counts["page_range"] = reached
         run.counts = counts
         return counts
 
@@ -156,4 +220,4 @@ def compile_fetch(c: Compiler, step: dict[str, Any], path: list[PathPart], roots
                      paging=paging, batch_size=int(step.get("batch_size", 500)), each=tuple(each))
 
 
-__all__ = ["FetchStep", "Paging", "SpecbridgeError"]
+__all__ = ["PAGE_RANGE", "FetchStep", "Paging", "SpecbridgeError", "page_range"]

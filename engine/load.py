@@ -29,10 +29,30 @@ PathPart = str | int
 
 @dataclass(frozen=True)
 class SourceMap:
-    """Maps a path inside the loaded document back to its position in the file."""
+    """Maps a path inside the loaded document back to its position in the file (ruamel tree)."""
 
     file: str
     root: Any
+
+    def scalar_style(self, path: Sequence[PathPart]) -> str:
+        """'quoted', 'block' or 'plain': where an expression's first character sits in its scalar."""
+        from ruamel.yaml.scalarstring import (
+            DoubleQuotedScalarString,
+            FoldedScalarString,
+            LiteralScalarString,
+            SingleQuotedScalarString,
+        )
+        node: Any = self.root
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return "plain"
+        if isinstance(node, LiteralScalarString | FoldedScalarString):
+            return "block"
+        if isinstance(node, DoubleQuotedScalarString | SingleQuotedScalarString):
+            return "quoted"
+        return "plain"
 
     def locate(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
         """Position of the node at `path`; with `key=True`, of the last mapping key itself."""
@@ -67,11 +87,36 @@ def _own_position(node: Any) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class NodeSourceMap:
+    """The same, over the node tree of the fast libyaml reader (engine/yamlfast.py)."""
+
+    file: str
+    root: Any
+
+    def locate(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
+        from .yamlfast import node_at
+        if self.root is None:
+            return Location(self.file, 1, 1)
+        node, key_node = node_at(self.root, list(path))
+        mark = key_node.start_mark if (key and key_node is not None) else node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def locate_key(self, path: Sequence[PathPart]) -> Location:
+        return self.locate(path, key=True)
+
+    def scalar_style(self, path: Sequence[PathPart]) -> str:
+        from .yamlfast import node_at
+        node, _ = node_at(self.root, list(path)) if self.root is not None else (None, None)
+        style = getattr(node, "style", None)
+        return {"'": "quoted", '"': "quoted", "|": "block", ">": "block"}.get(style or "", "plain")
+
+
+@dataclass(frozen=True)
 class LoadedSpec:
     """A spec as plain data plus its source map."""
 
     data: Any
-    source: SourceMap
+    source: SourceMap | NodeSourceMap
 
     @property
     def file(self) -> str:
@@ -90,6 +135,16 @@ def load_text(text: str, file: str = "<spec>") -> LoadedSpec:
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"spec is {len(text)} bytes, more than the limit of {MAX_SPEC_BYTES}",
                         Location(file, 1, 1), "split it into several specs")
+    from . import yamlfast
+    try:
+        composed = yamlfast.compose(text)
+        return LoadedSpec(composed.data, NodeSourceMap(file, composed.root))
+    except yamlfast.Fallback:
+        return load_text_ruamel(text, file)
+
+
+def load_text_ruamel(text: str, file: str = "<spec>") -> LoadedSpec:
+    """The authoritative reader: ruamel.yaml round-trip, for anything the fast path declines."""
     try:
         root = _yaml().load(text)
     except DuplicateKeyError as exc:

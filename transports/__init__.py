@@ -10,6 +10,7 @@ adds one (e.g. a test double) without touching this module.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from engine.errors import TransportError
@@ -31,12 +32,26 @@ from transports.base import (
     TokenStore,
     redact,
 )
-from transports.ftp import FtpTransport
-from transports.http import HttpClientTransport
-from transports.local import LocalFileTransport
 from transports.memory import MemoryFileTransport, MemoryHttpTransport
 from transports.paths import check_name
-from transports.sftp import SftpTransport
+
+if TYPE_CHECKING:
+    from transports.ftp import FtpTransport
+    from transports.http import HttpClientTransport
+    from transports.local import LocalFileTransport
+    from transports.sftp import SftpTransport
+
+# The protocol implementations are imported when first used: httpx, ftplib and paramiko together
+# take half a second to import, which `specbridge validate` or `docs` should not pay.
+_LAZY = {"FtpTransport": "transports.ftp", "HttpClientTransport": "transports.http",
+         "LocalFileTransport": "transports.local", "SftpTransport": "transports.sftp"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
 
 __all__ = [
     "AuthConfig",
@@ -69,11 +84,11 @@ __all__ = [
 
 FileTransportFactory = Callable[[FileServerConfig], FileTransport]
 
-_FILE_TRANSPORTS: dict[str, FileTransportFactory] = {
-    "file": LocalFileTransport,
-    "ftp": FtpTransport,
-    "ftps": FtpTransport,
-    "sftp": SftpTransport,
+_FILE_TRANSPORTS: dict[str, FileTransportFactory | str] = {
+    "file": "LocalFileTransport",
+    "ftp": "FtpTransport",
+    "ftps": "FtpTransport",
+    "sftp": "SftpTransport",
 }
 
 
@@ -86,6 +101,8 @@ def open_files(config: FileServerConfig) -> FileTransport:
     """The file transport for `config.url`'s scheme. Connects lazily, on the first send or fetch."""
     scheme = urlsplit(config.url).scheme.lower()
     factory = _FILE_TRANSPORTS.get(scheme)
+    if isinstance(factory, str):
+        factory = __getattr__(factory)
     if factory is None:
         known = ", ".join(f"{s}://" for s in sorted(_FILE_TRANSPORTS))
         raise TransportError(f"unsupported file server address scheme {scheme + '://' if scheme else '(none)'}; "
@@ -95,4 +112,5 @@ def open_files(config: FileServerConfig) -> FileTransport:
 
 def open_http(config: HttpConfig, token_store: TokenStore | None = None) -> HttpTransport:
     """The HTTP transport for one connection; close it when the run ends."""
+    from transports.http import HttpClientTransport
     return HttpClientTransport(config, token_store)

@@ -79,8 +79,6 @@ def test_a_setting_default_that_does_not_fit_is_a_load_time_error(declaration: s
     assert spec_errors(text) != []
 
 
-@pytest.mark.xfail(reason="bug: compile._is_quoted never holds (load.py does not set preserve_quotes), so "
-                          "errors inside a quoted expression point one column left", strict=True)
 def test_a_syntax_error_in_a_quoted_expression_points_at_the_token() -> None:
     text = 'version: 1\nname: e\nsteps:\n  - id: out\n    kind: map\n    fields:\n      a: {from: "a.b c"}\n'
     column = text.splitlines()[6].index('c"') + 1  # the token jmespath stumbles on

@@ -83,7 +83,7 @@ def test_reference_mistakes(run_cli: Callable[..., Result], write: Callable[...,
         f"{path}:12:13: unknown setting 'CustomerType' (hint: declare it under settings:)",
         f"{path}:13:13: unknown name 'created' (hint: names available here: input, now, raw, settings, "
         f"tenant, user; {NAMES_HINT}",
-        f"{path}:14:31: '!' applies to the first name only in '!input.VatLiable', so the rest always "
+        f"{path}:14:32: '!' applies to the first name only in '!input.VatLiable', so the rest always "
         "yields null (hint: write !(a.b) or is_empty(a.b))",
         f"{path}:17:17: unknown connection 'api' (hint: connections: erp)",
     ]

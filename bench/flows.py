@@ -1,0 +1,98 @@
+"""Flow benchmarks against the simulators: load time, outbound concurrency, inbound throughput.
+
+Inbound runs in a fresh subprocess per size so each reports its own peak memory (ru_maxrss is a
+high-water mark for the whole process); the simulator generates customers on the fly, so its own
+memory does not grow with their number.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_load() -> list[dict[str, Any]]:
+    rows = []
+    for spec in engine.find_specs([ROOT / "mappings"]):
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            engine.load_spec(spec)
+            best = min(best, time.perf_counter() - start)
+        rows.append({"benchmark": f"load {spec.relative_to(ROOT)}", "ms": round(best * 1000, 1), "target": "< 50 ms"})
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "engine", "validate", str(ROOT / "mappings")], check=True,
+                   capture_output=True)
+    rows.append({"benchmark": "specbridge validate mappings/ (whole process)",
+                 "ms": round((time.perf_counter() - start) * 1000), "target": "< 1000 ms"})
+    return rows
+
+
+def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) -> dict[str, Any]:
+    from simulators.specter import SpecterSimulator
+    sim = SpecterSimulator("1234", "55", "bench-key", latency=latency)
+    plan = engine.load_spec(ROOT / "mappings/specter/create-customer.yaml")
+    with tempfile.TemporaryDirectory() as tmp, sim.serve() as server:
+        store = engine.open_store(f"sqlite:///{tmp}/bench.db")
+        customers = [{"CustomerGuid": f"g-{i}", "CustomerCode": "", "CustomerName": f"Bench customer {i}",
+                      "Email": f"c{i}@example.com", "ContactPersons": [{"FirstName": "A", "LastName": f"B{i}"}]}
+                     for i in range(n)]
+        store.import_document({"customers": customers})
+        settings = {"BaseUrl": server.url, "SbmId": "1234", "ApiWriteUserId": "55", "ApiWriteUserKey": "bench-key"}
+        start = time.perf_counter()
+        results = plan.run_many(customers, workers=concurrency, settings=settings, store=store)
+        elapsed = time.perf_counter() - start
+        failures = [r for r in results if isinstance(r, Exception)]
+        written = sum(1 for c in store.iter_customers() if c.get("CustomerCode"))
+        store.close()
+    ideal = n * latency / concurrency
+    return {"benchmark": f"outbound: {n} Specter pushes, {int(latency * 1000)} ms latency, concurrency {concurrency}",
+            "seconds": round(elapsed, 2), "ideal_s": round(ideal, 2), "ratio": round(elapsed / ideal, 2),
+            "created": len(sim.customers), "written_back": written, "failures": len(failures), "target": "<= 1.25"}
+
+
+def inbound_child(n: int) -> dict[str, Any]:
+    """Runs inside a fresh process: n simulated customers into a new SQLite store."""
+    from simulators.snelstart import SnelStartSimulator, serve
+    sim = SnelStartSimulator("ck", "sk", customers=n, seed=3)
+    plan = engine.load_spec(ROOT / "mappings/snelstart/customer-sync.yaml")
+    with tempfile.TemporaryDirectory() as tmp, serve(sim) as server:
+        store = engine.open_store(f"sqlite:///{tmp}/inbound.db")
+        settings = {"BaseUrl": server.base_url, "TokenUrl": server.token_url, "ClientKey": "ck", "SubscriptionKey": "sk",
+                    "SyncInactiveCustomers": True, "CustomerTypesToSync": "Klant, Leverancier"}
+        start = time.perf_counter()
+        result = plan.run({}, settings=settings, store=store)
+        elapsed = time.perf_counter() - start
+        saved = store.count_customers() if hasattr(store, "count_customers") else None
+        store.close()
+    counts = result.counts or {}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"customers": n, "seconds": round(elapsed, 1), "per_second": round(counts.get("fetched", 0) / elapsed),
+            "peak_mb": round(peak_mb), "fetched": counts.get("fetched"), "saved": saved,
+            "rejected": counts.get("rejected")}
+
+
+def bench_inbound(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, "-m", "bench.flows", "inbound", str(n)], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"benchmark": f"inbound: {n:,} SnelStart customers into SQLite", **row,
+                     "target": ">= 20,000/s, flat memory"})
+    return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "inbound":
+        print(json.dumps(inbound_child(int(sys.argv[2]))))
