@@ -226,12 +226,29 @@ def page(conn: Connection, tenant: str, after_id: int, size: int) -> list[RowMap
     return list(conn.execute(query).mappings())
 
 
-def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+def identify(conn: Connection, tenant: str, guid: str | None, code: str | None, *,
+             for_update: bool = False) -> RowMapping | None:
+    """The customer a GUID and/or code names, matched as saves match: by GUID, else by code
+    (a customer found by code only if it does not carry another GUID)."""
+    if not guid and not code:
+        raise StoreError("a customer is identified by guid= or code=; neither was given")
+    if guid:
+        row = find(conn, tenant, {"CustomerGuid": guid}, for_update=for_update)
+        if row is not None or not code:
+            return row
+    row = find(conn, tenant, {"CustomerCode": code}, for_update=for_update)
+    if row is not None and guid and row["CustomerGuid"] and row["CustomerGuid"] != guid:
+        return None
+    return row
+
+
+def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], guid: str | None,
+                  code: str | None) -> bool:
     unknown = [k for k in values if k not in CUSTOMER_SCALARS]
     if unknown:
         raise StoreError(f"update_customer_fields: {unknown[0]!r} is not a customer field "
                          f"(one of {', '.join(CUSTOMER_SCALARS)})")
-    row = find(conn, tenant, where, for_update=True)
+    row = identify(conn, tenant, guid, code, for_update=True)
     if row is None:
         return False
     (doc,) = documents(conn, [row])

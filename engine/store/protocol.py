@@ -76,6 +76,14 @@ class DeadLetter:
 
 @runtime_checkable
 class Store(Protocol):
+    """The App4Sales side of every flow. Implementations are thread-safe.
+
+    Customer documents come back in canonical form: exactly the types that went in ("000042"
+    stays a string, 5 an int, 5.0 a float), with null fields and empty lists/objects left out
+    (the store does not tell them from absent ones). Bad data raises InputError naming the
+    record and the field; anything else that goes wrong raises StoreError.
+    """
+
     # --- reading -------------------------------------------------------------------------------
     def lookup(self, table: str, where: Mapping[str, Any], tenant: str = "default") -> dict[str, Any] | None:
         """The first row of `table` matching every column in `where`, or None."""
@@ -83,10 +91,17 @@ class Store(Protocol):
 
     def get_customer(self, tenant: str = "default", *, guid: str | None = None,
                      code: str | None = None) -> dict[str, Any] | None:
-        """The whole customer document (addresses, contact persons, free fields) or None."""
+        """The whole customer document (addresses, contact persons, free fields) or None.
+
+        By GUID if given, else by code; StoreError if neither is given.
+        """
         ...
 
-    def iter_customers(self, tenant: str = "default") -> Iterator[dict[str, Any]]: ...
+    def iter_customers(self, tenant: str = "default") -> Iterator[dict[str, Any]]:
+        """Every customer document of the tenant, oldest first, read a page at a time."""
+        ...
+
+    def count_customers(self, tenant: str = "default") -> int: ...
 
     # --- writing (each call is its own transaction unless inside `transaction()`) --------------
     def transaction(self) -> AbstractContextManager[None]:
@@ -94,9 +109,13 @@ class Store(Protocol):
         ...
 
     def upsert_customer(self, customer: Mapping[str, Any], tenant: str = "default") -> str:
-        """Insert or update one customer by CustomerGuid, else by CustomerCode.
+        """Insert or update one customer by CustomerGuid, else by CustomerCode (per tenant).
 
-        Returns "created", "updated" or "unchanged".
+        The document replaces the stored one wholesale (addresses, contacts and free fields
+        too), except that CustomerGuid, CustomerCode and InternalCode the document leaves empty
+        keep their stored values: they are written back from the ERP, and the other side's
+        next document does not know them. A document without GUID and code is always new.
+        Returns "created", "updated" or "unchanged" (the stored document equals this one).
         """
         ...
 
@@ -107,7 +126,11 @@ class Store(Protocol):
 
     def update_customer_fields(self, values: Mapping[str, Any], tenant: str = "default", *,
                                guid: str | None = None, code: str | None = None) -> bool:
-        """Set scalar fields (e.g. CustomerCode, InternalCode) of one customer; False if absent."""
+        """Set scalar fields (e.g. CustomerCode, InternalCode) of one customer; False if absent.
+
+        For write-backs of ERP results. A name that is not a scalar customer field is a
+        StoreError; a value of the wrong type an InputError.
+        """
         ...
 
     def put_cache(self, namespace: str, key: str, value: Any, tenant: str = "default") -> None:
@@ -118,7 +141,8 @@ class Store(Protocol):
     def next_sequence(self, name: str, start: int, tenant: str = "default") -> int:
         """The next number of a durable sequence; the first call returns `start`.
 
-        Atomic across threads and processes: two callers never get the same number.
+        Atomic across threads and processes: two callers never get the same number. Inside
+        `transaction()` the number is taken by the transaction: a rollback gives it back.
         """
         ...
 
@@ -152,9 +176,16 @@ class Store(Protocol):
 
     # --- whole-store documents -----------------------------------------------------------------
     def import_document(self, document: Mapping[str, Any], tenant: str = "default") -> dict[str, int]:
-        """Load {"customers", "sales_reps", "price_lists", "countries"}; returns counts per table."""
+        """Load {"customers", "sales_reps", "price_lists", "countries"}; returns counts per table.
+
+        Every record is validated first (InputError naming the record and the field) and the
+        whole document is written in one transaction: a bad document changes nothing. Rows
+        are upserted by their keys (customers as in `upsert_customer`).
+        """
         ...
 
-    def export_document(self, tenant: str = "default") -> dict[str, Any]: ...
+    def export_document(self, tenant: str = "default") -> dict[str, Any]:
+        """The tenant's data as a document that `import_document` loads back to the same state."""
+        ...
 
     def close(self) -> None: ...

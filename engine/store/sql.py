@@ -83,7 +83,9 @@ class SqlStore:
 
     def get_customer(self, tenant: str = "default", *, guid: str | None = None,
                      code: str | None = None) -> dict[str, Any] | None:
-        return self.lookup("customers", _identity(guid, code), tenant)
+        with self._db.connection() as conn:
+            row = customer_sql.identify(conn, tenant, guid, code)
+            return customer_sql.documents(conn, [row])[0] if row is not None else None
 
     def iter_customers(self, tenant: str = "default") -> Iterator[dict[str, Any]]:
         after = 0
@@ -129,7 +131,7 @@ class SqlStore:
     def update_customer_fields(self, values: Mapping[str, Any], tenant: str = "default", *,
                                guid: str | None = None, code: str | None = None) -> bool:
         with self._db.connection(write=True) as conn:
-            return customer_sql.update_fields(conn, tenant, values, _identity(guid, code))
+            return customer_sql.update_fields(conn, tenant, values, guid, code)
 
     def put_cache(self, namespace: str, key: str, value: Any, tenant: str = "default") -> None:
         row = {"tenant": tenant, "namespace": namespace, "key": key, "value": value, "updated_at": utcnow()}
@@ -217,14 +219,6 @@ def _lookup_customer(conn: Connection, tenant: str, where: Mapping[str, Any]) ->
         return None
     row = customer_sql.find(conn, tenant, where)
     return customer_sql.documents(conn, [row])[0] if row is not None else None
-
-
-def _identity(guid: str | None, code: str | None) -> dict[str, Any]:
-    if guid:
-        return {"CustomerGuid": guid}
-    if code:
-        return {"CustomerCode": code}
-    raise StoreError("a customer is identified by guid= or code=; neither was given")
 
 
 def _counts(statuses: list[str]) -> SaveCounts:

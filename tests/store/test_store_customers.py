@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -113,6 +115,32 @@ def test_update_customer_fields(store: SqlStore) -> None:
         store.update_customer_fields({"Addresses": []}, code="000042")
     with pytest.raises(InputError, match="field Discount"):
         store.update_customer_fields({"Discount": "ten"}, code="000042")
+
+
+def test_guid_and_code_identify_as_saves_match(store: SqlStore) -> None:
+    store.upsert_customer(customer("000042", CustomerGuid=None))  # an ERP customer, no GUID yet
+    store.upsert_customer(customer("000043"))
+    # The flow knows App4Sales' GUID and the ERP code; the stored customer has only the code.
+    assert store.get_customer(guid="g-new", code="000042")["CustomerCode"] == "000042"  # type: ignore[index]
+    assert store.update_customer_fields({"InternalCode": "erp-42"}, guid="g-new", code="000042")
+    assert store.get_customer(code="000042")["InternalCode"] == "erp-42"  # type: ignore[index]
+    # But a code whose customer carries another GUID is another customer.
+    assert store.get_customer(guid="g-new", code="000043") is None
+    assert store.update_customer_fields({"InternalCode": "x"}, guid="g-new", code="000043") is False
+    assert store.get_customer(guid="guid-000043", code="whatever")["CustomerCode"] == "000043"  # type: ignore[index]
+
+
+def test_threads_saving_the_same_new_customer_create_it_once(store: SqlStore) -> None:
+    barrier = threading.Barrier(8)
+
+    def save(i: int) -> str:
+        barrier.wait()
+        return store.upsert_customer(customer("000042", CustomerName=f"Thread {i}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(save, range(8)))
+    assert statuses.count("created") == 1 and statuses.count("updated") == 7
+    assert store.count_customers() == 1
 
 
 def test_tenants_are_separate(store: SqlStore) -> None:
