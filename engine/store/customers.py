@@ -85,7 +85,12 @@ def _is(conn: Connection, field: str, value: Any) -> list[sa.ColumnElement[bool]
     """
     column = _c[field]
     test = column == value if not isinstance(value, list) else in_values(conn, column, value)
-    return [column != "", test] if field in ("CustomerGuid", "CustomerCode") else [test]
+    return [column != _EMPTY, test] if field in ("CustomerGuid", "CustomerCode") else [test]
+
+
+# '' written into the SQL, not bound: neither database can use a partial index for a condition
+# on a parameter (its value is unknown when the plan is made), so `<> ?` would scan the table.
+_EMPTY = sa.literal_column("''")
 
 
 def _match(label: str, doc: Mapping[str, Any], by_guid: Mapping[str, Row[Any]],

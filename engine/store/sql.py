@@ -7,6 +7,7 @@ are session.py's business (read its docstring for how `transaction()` behaves).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -45,6 +46,8 @@ class SqlStore:
             f"ON CONFLICT (tenant, name) DO UPDATE SET next_value = {greatest}(sequences.next_value, :start) + 1 "
             "RETURNING next_value - 1"
         )
+        self._growth_lock = threading.Lock()
+        self._grown = self._analyzed = 0  # customers created since / counted at the last ANALYZE
         self._lookups: dict[str, Callable[[Connection, str, Mapping[str, Any]], dict[str, Any] | None]] = {
             "customers": _lookup_customer,
             "sales_reps": documents.lookup_sales_rep,
@@ -126,7 +129,25 @@ class SqlStore:
 
     def _save(self, batch: list[tuple[str, dict[str, Any]]], tenant: str) -> list[str]:
         with self._db.connection(write=True) as conn:
-            return customer_sql.save(conn, tenant, batch)
+            statuses = customer_sql.save(conn, tenant, batch)
+            if self._db.dialect == "postgresql" and "created" in statuses:
+                self._keep_statistics(conn, statuses.count("created"))
+            return statuses
+
+    def _keep_statistics(self, conn: Connection, created: int) -> None:
+        """ANALYZE the customer tables when they have doubled since the last time.
+
+        PostgreSQL plans by table statistics, which autovacuum refreshes only after a while. Until
+        then a freshly loaded table looks almost empty, and each batch's lookup by code and GUID
+        reads every customer of the tenant instead of the index: re-saving 20,000 just-imported
+        customers took 15 s instead of 2. ANALYZE reads a sample, in tens of milliseconds.
+        """
+        with self._growth_lock:
+            self._grown += created
+            if self._grown < max(1000, self._analyzed):
+                return
+            self._analyzed, self._grown = self._analyzed + self._grown, 0
+        conn.exec_driver_sql("ANALYZE customers, customer_addresses, customer_contacts, customer_free_fields")
 
     def update_customer_fields(self, values: Mapping[str, Any], tenant: str = "default", *,
                                guid: str | None = None, code: str | None = None) -> bool:
