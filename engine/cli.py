@@ -277,6 +277,11 @@ def _register_optional() -> None:
     # rich at load time): a broken demo module fails loudly instead of vanishing from the commands.
     from simulators.demo import demo
     cli.add_command(demo)
+    # Celery workers live in workers/ (the scale extra); imported explicitly like the demo. Celery
+    # itself is imported only when `worker` or `enqueue` runs, so the engine works without it.
+    from workers.cli import enqueue, worker
+    cli.add_command(worker)
+    cli.add_command(enqueue)
 
 
 _register_optional()

@@ -208,6 +208,7 @@ class Compiler:
             values_default=raw.get("values_default", MISSING), default=raw.get("default", MISSING),
             default_from=default_from,
             type=raw.get("type"), max_length=raw.get("max_length") if isinstance(raw.get("max_length"), int) else None,
+            too_long=raw.get("too_long", "truncate"),
             required=bool(raw.get("required", False)), omit_empty=bool(raw.get("omit_empty", omit_default)),
             notes=raw.get("notes"), doc_source=raw.get("source"), children=children, each=each,
             record=self.record))

@@ -50,6 +50,8 @@ def _logic(rule: FieldRule) -> str:
             parts.append(f"Other values → {json.dumps(rule.values_default)}.")
     if rule.type:
         parts.append(f"Converted to {rule.type}.")
+    if rule.max_length and rule.too_long == "error":
+        parts.append(f"Longer than {rule.max_length} characters is an error, never cut.")
     if rule.omit_empty:
         parts.append("Left out when empty.")
     if rule.notes:

@@ -62,6 +62,7 @@ class FieldRule:
     default_from: Expr | None = None
     type: str | None = None
     max_length: int | None = None
+    too_long: str = "truncate"  # or "error": an identifier must never be cut short silently
     required: bool = False
     omit_empty: bool = False
     notes: str | None = None
@@ -94,6 +95,22 @@ class FieldRule:
         except (TypeError, ValueError):
             raise InputError(f"cannot convert {value!r} to {self.type}", self.record.name(scope),
                              self.name) from None
+
+    def _fit(self, value: Any, scope: Mapping[str, Any]) -> Any:
+        """The max_length stage: text is cut (or refused); an object or list is not text at all."""
+        n = self.max_length
+        assert n is not None
+        if isinstance(value, str):
+            if len(value) <= n:
+                return value
+            if self.too_long == "error":
+                raise InputError(f"{value!r} is {len(value)} characters, more than the {n} allowed",
+                                 self.record.name(scope), self.name)
+            return value[:n]
+        if isinstance(value, dict | list):
+            raise InputError(f"expected text of at most {n} characters, got {'an object' if isinstance(value, dict) else 'a list'}",
+                             self.record.name(scope), self.name)
+        return value
 
     def _require(self, value: Any, scope: Mapping[str, Any]) -> None:
         if is_empty(value):
@@ -131,9 +148,11 @@ class FieldRule:
             value = self.default_from.evaluate(scope)
             notes.append(f"default from {self.default_from.source}: {value!r}")
         value = self._convert(value, scope)
-        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
-            notes.append(f"truncated from {len(value)} to {self.max_length} characters")
-            value = value[: self.max_length]
+        if self.max_length is not None:
+            fitted = self._fit(value, scope)
+            if fitted is not value:
+                notes.append(f"truncated from {len(value)} to {self.max_length} characters")
+            value = fitted
         if self.required:
             self._require(value, scope)
         if self.omit_empty and is_empty(value):
@@ -201,11 +220,12 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
     convert = rule._convert if rule.type is not None else None
     n = rule.max_length
     required, omit_empty = rule.required, rule.omit_empty
-    require = rule._require
+    require, fit = rule._require, rule._fit
+    cut = n is not None and rule.too_long == "truncate"  # the common case gets the inlined bodies
 
     if not (has_values or has_default or default_fn or convert or n is not None or required or omit_empty):
         body = source
-    elif n is not None and not (has_values or has_default or default_fn or convert or required):
+    elif cut and not (has_values or has_default or default_fn or convert or required):
         if rule.path2 is not None:
             a, b = rule.path2
 
@@ -218,6 +238,8 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
                     if omit_empty and (not value or value.isspace()):  # is_empty, inlined
                         return OMIT
                     return value
+                if value.__class__ is dict or value.__class__ is list:
+                    fit(value, scope)  # raises: not text
                 if omit_empty and is_empty(value):
                     return OMIT
                 return value
@@ -230,6 +252,8 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
                     if omit_empty and (not value or value.isspace()):  # is_empty, inlined
                         return OMIT
                     return value
+                if value.__class__ is dict or value.__class__ is list:
+                    fit(value, scope)  # raises: not text
                 if omit_empty and is_empty(value):
                     return OMIT
                 return value
@@ -245,8 +269,8 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
                 value = default_fn(scope)
             if convert is not None:
                 value = convert(value, scope)
-            if n is not None and value.__class__ is str and len(value) > n:
-                value = value[:n]
+            if n is not None:
+                value = fit(value, scope)
             if required:
                 require(value, scope)
             if omit_empty and is_empty(value):

@@ -82,12 +82,11 @@ def test_two_new_customers_in_two_processes(accountview, accountview_settings, s
         assert AV_SECRET not in outcome.output and sim.current_refresh_token not in outcome.output
 
 
-def test_validation_error_answered_with_200_is_an_error(accountview, accountview_settings, seed, flow, store_url):
-    """quirk_error_in_200: AccountView answers a validation error with status 200 and an ErrorMessage.
-
-    The spec checks every length and mandatory field itself, so the error is provoked with input the
-    spec passes on unchecked: a relationGroup element with child elements reaches RPL_GRP as an object.
-    """
+def test_non_text_value_is_refused_before_anything_is_sent(accountview, accountview_settings, seed, flow,
+                                                           store_url):
+    """A relationGroup element with child elements would reach RPL_GRP as an object. The engine
+    refuses it as an input error naming the record and the field, before AccountView is asked
+    (the status-200 error quirk itself is covered by the injected fault below)."""
     seed(SEED)
     sim = accountview.sim
     sim.quirk_error_in_200 = True
@@ -97,7 +96,8 @@ def test_validation_error_answered_with_200_is_an_error(accountview, accountview
     outcome = flow.run(ACCOUNTVIEW, xml, accountview_settings)
 
     assert outcome.exit_code == 1, outcome
-    assert 'AccountView error: Row 1: Field RPL_GRP: expected text, got {"a": "1", "b": "2"}' in outcome.stderr
+    assert "record g-av-2, field RPL_GRP: expected text of at most 10 characters, got an object" in outcome.stderr
+    assert not any(r.method == "POST" for r in sim.requests), "nothing may be sent for a rejected record"
     assert "Traceback" not in outcome.stderr
     assert sim.contacts == {}
     assert customer_in_store(store_url, guid="g-av-2")["CustomerCode"] == ""
