@@ -216,3 +216,29 @@ def test_iter_customers_pages_through_everything(store: SqlStore) -> None:
 def test_batch_size_must_be_positive(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="batch_size"):
         store.save_customers([customer()], batch_size=0)
+
+
+def test_identity_lookups_use_the_unique_indexes_on_sqlite(tmp_path: Any) -> None:
+    """A scan per lookup would make every save O(customers): check SQLite's plan for each query."""
+    import sqlalchemy as sa
+
+    from engine.store import open_store
+
+    seen: list[tuple[str, Any]] = []
+    with open_store(f"sqlite:///{tmp_path / 'plan.db'}") as store:  # type: ignore[attr-defined]
+        store.save_customers(customer(f"{i:06d}") for i in range(50))
+
+        def spy(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+            if statement.startswith("SELECT") and "FROM customers" in statement and not many:
+                seen.append((statement, params))
+
+        sa.event.listen(store._db.engine, "before_cursor_execute", spy)
+        store.save_customers([customer("000001"), customer("000002")])
+        store.get_customer(code="000003")
+        store.get_customer(guid="guid-000004")
+        with store._db.engine.connect() as conn:
+            plans = [" ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+                     for sql, params in seen]
+    assert len(plans) == 4
+    for plan in plans:
+        assert "ux_customers_code" in plan or "ux_customers_guid" in plan, plan
