@@ -88,8 +88,9 @@ def _is(conn: Connection, field: str, value: Any) -> list[sa.ColumnElement[bool]
     return [column != _EMPTY, test] if field in ("CustomerGuid", "CustomerCode") else [test]
 
 
-# '' written into the SQL, not bound: neither database can use a partial index for a condition
-# on a parameter (its value is unknown when the plan is made), so `<> ?` would scan the table.
+# '' written into the SQL, not bound. PostgreSQL's manual on partial indexes: "matching takes
+# place at query planning time, not at run time. As a result, parameterized query clauses do
+# not work with a partial index" -- and a prepared statement's generic plan is exactly that.
 _EMPTY = sa.literal_column("''")
 
 
