@@ -8,7 +8,7 @@ Its sha256 is the `content_hash` column, so "is this save a change?" is one comp
 Type checks here are the cheap subset of the JSON Schema that keeps stored values faithful
 (SQLite would quietly store the int 42 in a TEXT column as "42"): the allowed types, enums and
 known keys, read from schemas/app4sales/customer.schema.json itself so the two cannot disagree.
-Full validation (lengths, formats) is `documents.validate_customer`, run on imports.
+Full validation against the schema (lengths and all) is `documents.validate_document`, run on imports.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def postgres_url() -> str:
         with psycopg.connect(_libpq(PG_URL), connect_timeout=5):
             pass
     except psycopg.Error as e:
-        message = f"PostgreSQL at {PG_URL} is not reachable ({e}); set SPECBRIDGE_TEST_POSTGRES_URL"
+        reason = " ".join(str(e).split())
+        message = f"PostgreSQL at {PG_URL} is not reachable ({reason}); set SPECBRIDGE_TEST_POSTGRES_URL"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI=true and {message}", pytrace=False)
         pytest.skip(f"!!! POSTGRES TESTS SKIPPED: {message}")
