@@ -106,10 +106,21 @@ def enqueue(spec: str, input_path: str, tenant: str, user: str | None, run_key: 
     Without a broker configured the flow runs here, at once, with the tenant's settings.
     """
     import workers
+    from workers.runs import close_runtimes
     try:
         record = Path(input_path).read_bytes()
     except OSError as exc:
         raise SpecbridgeError(f"cannot read input {input_path}: {exc.strerror}") from None
+    try:
+        _enqueue(workers, spec, record, tenant, user, run_key, again, wait, timeout, pages_per_task, parallel,
+                 redis_url, queue)
+    finally:
+        close_runtimes()
+
+
+def _enqueue(workers: Any, spec: str, record: bytes, tenant: str, user: str | None, run_key: str | None,
+             again: bool, wait: bool, timeout: float, pages_per_task: int, parallel: int, redis_url: str | None,
+             queue: str | None) -> None:
     sent = workers.enqueue(spec, record, tenant=tenant, user=user, run_key=run_key, again=again, redis_url=redis_url,
                            queue=queue, pages_per_task=pages_per_task, parallel=parallel)
     if sent.inline:

@@ -109,19 +109,42 @@ class Shared:
             time.sleep(wait)
 
 
-class Throttled:
-    """A transport whose every send/fetch first takes a token from the tenant's bucket."""
+# The status of the last HTTP answer a connection returned on this thread: when a run fails on
+# a spec rule right after the ERP said 429 or 503 (the transport returns such answers once its
+# own retries are used up, so that outcome rules can read them), the failure is worth a retry.
+_LAST = threading.local()
 
-    def __init__(self, transport: Any, shared: Shared, tenant: str, connection: str, rate: float) -> None:
+
+def last_status() -> int | None:
+    return getattr(_LAST, "status", None)
+
+
+def forget_status() -> None:
+    _LAST.status = None
+
+
+class Observed:
+    """A transport seen through the worker: each send/fetch first takes a token from the
+    tenant's bucket (when the connection is limited), and the answer's status is remembered."""
+
+    def __init__(self, transport: Any, shared: Shared | None, tenant: str, connection: str,
+                 rate: float | None) -> None:
         self._transport, self._shared = transport, shared
         self._tenant, self._connection, self._rate = tenant, connection, rate
 
+    def _throttle(self) -> None:
+        if self._shared is not None and self._rate is not None:
+            self._shared.throttle(self._tenant, self._connection, self._rate)
+
     def send(self, *args: Any, **kwargs: Any) -> Any:
-        self._shared.throttle(self._tenant, self._connection, self._rate)
-        return self._transport.send(*args, **kwargs)
+        self._throttle()
+        answer = self._transport.send(*args, **kwargs)
+        status = getattr(answer, "status", None)
+        _LAST.status = status if isinstance(status, int) else None
+        return answer
 
     def fetch(self, *args: Any, **kwargs: Any) -> Any:
-        self._shared.throttle(self._tenant, self._connection, self._rate)
+        self._throttle()
         return self._transport.fetch(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -139,12 +162,9 @@ class ThrottledConnections(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         transport = self._inner[name]
-        rate = self._limits.get(name)
-        if rate is None or self._shared is None:
-            return transport
         with self._lock:
             if name not in self._wrapped:
-                self._wrapped[name] = Throttled(transport, self._shared, self._tenant, name, rate)
+                self._wrapped[name] = Observed(transport, self._shared, self._tenant, name, self._limits.get(name))
             return self._wrapped[name]
 
     def __iter__(self) -> Iterator[str]:

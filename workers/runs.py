@@ -28,6 +28,7 @@ from engine.connections import Connections
 from engine.errors import (
     AuthError,
     ConnectError,
+    FlowError,
     RemoteError,
     SettingsError,
     SpecbridgeError,
@@ -38,7 +39,7 @@ from engine.journal import content_run_key
 from engine.settings import resolve
 
 from .config import Config
-from .redis_state import Shared, ThrottledConnections
+from .redis_state import Shared, ThrottledConnections, forget_status, last_status
 from .tenants import check_tenant, limits_for, settings_for
 
 PAYLOAD_VERSION = 1
@@ -203,6 +204,16 @@ def runtime(config: Config) -> Runtime:
         return found
 
 
+def close_runtimes() -> None:
+    """Close this process's stores and connections (the end of a command, or of a test)."""
+    with _RUNTIMES_LOCK:
+        found = [rt for (pid, _), rt in _RUNTIMES.items() if pid == os.getpid()]
+        for key in [k for k in _RUNTIMES if k[0] == os.getpid()]:
+            del _RUNTIMES[key]
+    for rt in found:
+        rt.close()
+
+
 # --- running a flow ------------------------------------------------------------------------------
 
 def run_flow(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +223,7 @@ def run_flow(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     plan = rt.plan(payload["spec"])
     tenant, user, run_key = check_tenant(payload["tenant"]), payload.get("user"), payload["run_key"]
     settings = rt.settings(plan, tenant)
+    forget_status()
     with rt.exclusive(run_key):
         result = plan.run(decode_record(payload), settings=settings, store=rt.store, user=user, tenant=tenant,
                           connections=rt.connections(plan, tenant, settings), run_key=run_key)
@@ -219,13 +231,20 @@ def run_flow(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             "counts": result.counts, "warnings": result.warnings}
 
 
+RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
+
+
 def transient(exc: BaseException) -> bool:
     """Worth retrying later: the remote system or the store was unreachable or overloaded.
 
     Looks through the causes too: a send step with outcome rules turns a connection failure into
-    a FlowError whose context is the ConnectError. Refused credentials, spec rules and bad
-    records fail the same way every time, so they are not retried.
+    a FlowError whose context is the ConnectError. And a FlowError right after the ERP answered
+    429 or 5xx (the transport hands such an answer to the outcome rules once its own retries are
+    spent; a POST's 5xx never gets here, it is an uncertain outcome) is the ERP being busy.
+    Refused credentials, spec rules and bad records fail the same way every time: no retry.
     """
+    if isinstance(exc, FlowError) and last_status() in RETRY_STATUSES:
+        return True
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -258,5 +277,5 @@ def message(error: BaseException) -> str:
     return str(error) if isinstance(error, SpecbridgeError) else f"{type(error).__name__}: {error}"
 
 
-__all__ = ["Runtime", "RunFailed", "dead_letter", "decode_record", "encode_record", "flow_payload", "message", "run_flow",
+__all__ = ["Runtime", "RunFailed", "close_runtimes", "dead_letter", "decode_record", "encode_record", "flow_payload", "message", "run_flow",
            "runtime", "transient"]

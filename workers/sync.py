@@ -32,6 +32,7 @@ from engine.fetch import FetchStep, page_range
 from engine.settings import resolve
 from engine.store import JournalEntry
 
+from .redis_state import forget_status
 from .runs import PAYLOAD_VERSION, Runtime, decode_record, encode_record
 from .tenants import check_tenant
 
@@ -93,6 +94,7 @@ def run_range(rt: Runtime, payload: dict[str, Any], send: SendRange) -> dict[str
         tenant, user = check_tenant(payload["tenant"]), payload.get("user")
         settings = rt.settings(plan, tenant)
         record = decode_record(payload)
+        forget_status()
         with rt.exclusive(range_key), page_range(first, min(last, fetch.paging.max_pages - 1)):
             connections = rt.connections(plan, tenant, settings)
             result = plan.run(record, settings=settings, store=rt.store, user=user, tenant=tenant,
