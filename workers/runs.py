@@ -151,7 +151,8 @@ class Runtime:
     def connections(self, plan: engine.Plan, tenant: str, settings: dict[str, Any]) -> ThrottledConnections:
         """Open connections for this spec, tenant and settings, kept for the next task: keep-alive
         and tokens survive between runs, as they do between the records of `run_many`."""
-        digest = hashlib.sha256(json.dumps([plan.file, tenant, settings], sort_keys=True, default=str)
+        limits = limits_for(self.config, tenant)
+        digest = hashlib.sha256(json.dumps([plan.file, tenant, settings, limits], sort_keys=True, default=str)
                                 .encode()).hexdigest()
         with self._lock:
             found = self._connections.get(digest)
@@ -159,7 +160,7 @@ class Runtime:
                 self._connections.move_to_end(digest)
                 return found[1]
         opened = Connections(plan.connections, resolve(plan.settings, settings), plan.name, self.store)
-        wrapped = ThrottledConnections(opened, self.shared, tenant, limits_for(self.config, tenant))
+        wrapped = ThrottledConnections(opened, self.shared, tenant, limits)
         with self._lock:
             old = self._connections.pop(digest, None)
             self._connections[digest] = (plan, wrapped)
