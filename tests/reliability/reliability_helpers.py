@@ -277,3 +277,17 @@ class MonitorHarness(Harness):
 def iter_json_lines(values: Mapping[str, Any]) -> Iterator[str]:
     for key, value in values.items():
         yield f"{key}: {json.dumps(value, sort_keys=True, default=str)}"
+
+
+# Enough settings for each seed spec to preview (no network): required ones, harmless values.
+PREVIEW_SETTINGS: dict[str, dict[str, Any]] = {
+    "specter": {"SbmId": "1", "ApiWriteUserId": "2", "ApiWriteUserKey": "k-preview"},
+    "snelstart": {"ClientKey": "ck-preview", "SubscriptionKey": "sk-preview"},
+    "accountview": {"ClientId": "a", "ClientSecret": "cs-preview", "RefreshToken": "rt-preview", "CompanyId": "1"},
+    "monitor": {"FtpServerAddress": "sftp://files.example.test"},
+}
+
+
+def preview_settings(spec: Path) -> dict[str, Any]:
+    """PREVIEW_SETTINGS for a seed spec path (mappings/<erp>/create-customer.yaml)."""
+    return dict(PREVIEW_SETTINGS[spec.parent.name])
