@@ -69,6 +69,17 @@ class Compiler:
         self.errors.extend(validate_structure(self.spec))
         if not isinstance(data, dict):
             raise SpecErrors(self.errors)
+        try:
+            return self._compile(data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # A part the schema already reported as malformed tripped the compiler: those reports
+            # say what is wrong. With no report, it is our bug, and still not a traceback.
+            if self.errors:
+                raise SpecErrors(self.errors) from None
+            raise SpecError(f"this spec could not be compiled ({type(exc).__name__}: {exc})",
+                            self.spec.source.locate([]), "this is a specbridge bug; please report it") from None
+
+    def _compile(self, data: dict[str, Any]) -> Plan:
         decls = self._settings(data.get("settings") or {})
         self.settings = frozenset(decls)
         self.connections = self._connections(data.get("connections") or {})
@@ -96,6 +107,17 @@ class Compiler:
             if kind not in SETTING_TYPES:
                 continue
             has_default = "default" in decl
+            if has_default and decl.get("default") is not None:
+                from .errors import SettingsError
+                from .settings import SettingDecl as _Decl
+                from .settings import convert
+                probe = _Decl(name=name, type=kind)
+                try:
+                    value = convert(probe, decl["default"])
+                    if isinstance(decl.get("enum"), list) and value not in decl["enum"]:
+                        self.fail(["settings", name, "default"], f"setting {name}: default {value!r} is not one of its enum")
+                except SettingsError as exc:
+                    self.fail(["settings", name, "default"], f"{exc}", "make the default fit the setting's type")
             decls[name] = SettingDecl(
                 name=name, type=kind, default=decl.get("default"), has_default=has_default,
                 required=bool(decl.get("required", not has_default and not decl.get("secret", False))),
@@ -151,9 +173,12 @@ class Compiler:
             compiler = STEP_COMPILERS.get(step.get("kind", ""))
             if compiler is None:
                 continue  # the schema already reported the unknown kind
+            errors_before = len(self.errors)
             try:
                 compiled = compiler(self, step, here, roots)
             except (KeyError, TypeError, ValueError, AttributeError):
+                if not self.errors or len(self.errors) == errors_before and not _reported(self.errors, here):
+                    raise  # nothing reported about this step: a compiler bug, not a spec mistake
                 compiled = None  # malformed beyond what the schema reported: nothing more to add
             if compiled is not None:
                 steps.append(compiled)
@@ -303,15 +328,20 @@ class Compiler:
     def _fixtures(self, raw: Any, roots: frozenset[str]) -> None:
         if not isinstance(raw, list):
             return
-        step_ids = {s.get("id") for s in _all_steps(self.spec.data.get("steps") or [])}
+        steps = self.spec.data.get("steps")
+        step_ids = {s.get("id") for s in _all_steps(steps if isinstance(steps, list) else [])}
         for i, fixture in enumerate(raw):
             if not isinstance(fixture, dict):
                 continue
-            for sid in (fixture.get("responses") or {}):
+            responses = fixture.get("responses")
+            for sid in (responses if isinstance(responses, dict) else {}):
+                if not isinstance(sid, str):
+                    continue
                 if sid not in step_ids and not (sid.endswith(".detect") and sid[: -len(".detect")] in step_ids):
                     self.fail(["tests", i, "responses", sid], f"fixture answers step '{sid}', which does not exist",
                               key=True)
-            for name in (fixture.get("settings") or {}):
+            given = fixture.get("settings")
+            for name in (given if isinstance(given, dict) else {}):
                 if name not in self.settings:
                     self.fail(["tests", i, "settings", name], f"fixture sets unknown setting '{name}'", key=True)
 
@@ -324,6 +354,12 @@ def _two_names(source: str) -> tuple[str, str] | None:
     if path is not None and len(path) == 2 and all(isinstance(p, str) for p in path):
         return path[0], path[1]  # type: ignore[return-value]
     return None
+
+
+def _reported(errors: list[SpecError], path: list[PathPart]) -> bool:
+    """Did schema validation already report something inside this part of the spec?"""
+    prefix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return any(e.message.startswith(prefix) for e in errors)
 
 
 def _all_steps(steps: list[Any]) -> list[dict[str, Any]]:

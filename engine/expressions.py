@@ -198,9 +198,20 @@ def truthy(value: Any) -> bool:
 
 # --- Jinja ---------------------------------------------------------------------------------------
 
+def _finalize(value: Any) -> Any:
+    """{{ }} output as the rest of the engine writes text: null is "", booleans are true/false."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value
+
+
 def _environment() -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
+                                        keep_trailing_newline=True, finalize=_finalize)
     callables = jinja_callables()
     env.globals.update(callables)
     env.filters.update(callables)

@@ -147,7 +147,7 @@ class FetchStep(Step):
 
     def run(self, run: Run) -> Any:
         counts: dict[str, Any] = {"fetched": 0, "filtered": 0, "created": 0, "updated": 0, "unchanged": 0,
-                                  "rejected": 0, "rejections": []}
+                                  "rejected": 0, "rejections": [], "filtered_reasons": {}}
         store = run.services.store
         tenant = run.scope.get("tenant") or "default"
         batch: list[dict[str, Any]] = []
@@ -173,8 +173,11 @@ class FetchStep(Step):
                     for step in self.each:
                         sub.step = step.id
                         sub.scope[step.id] = step.run(sub)
-                except Skip:
+                except Skip as skip:
                     counts["filtered"] += 1
+                    reasons = counts["filtered_reasons"]
+                    if skip.reason in reasons or len(reasons) < 50:
+                        reasons[skip.reason] = reasons.get(skip.reason, 0) + 1
                     continue
                 except (InputError, FlowError, EvaluationError, JMESPathError) as exc:
                     counts["rejected"] += 1

@@ -177,6 +177,12 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _to_text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise ValueError(value)  # an object or a list is not text; never Python's repr
+    return _text(value)
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(value)
@@ -194,11 +200,13 @@ def _to_number(value: Any) -> float | int:
         return value
     text = str(value).strip().replace(",", ".")
     number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(value)  # NaN and infinity are not JSON numbers
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _text,
+    "string": _to_text,
     "integer": _to_int,
     "number": _to_number,
     "boolean": _to_bool,

@@ -47,6 +47,12 @@ def answerer(responses: Mapping[str, list[dict[str, Any]]]) -> Any:
         raw = queue.pop(0)
         if "error" in raw:
             return SIMULATED_ERRORS[raw["error"]](request.get("path"))
+        status = int(raw.get("status", 200))
+        if status >= 500 and request.get("method") in ("POST", "PATCH"):
+            # The real transport never hands a 5xx to a non-idempotent request's outcome rules:
+            # the ERP may have done it. Fixtures behave the same, so they test what runs.
+            return UncertainOutcome(f"answered {status} (simulated); it may have been processed",
+                                    request.get("path"))
         body = raw.get("body")
         content = json.dumps(raw["json"]).encode() if "json" in raw else (body or "").encode()
         return HttpResponse(int(raw.get("status", 200)), dict(raw.get("headers") or {}), content,

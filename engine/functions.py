@@ -116,7 +116,7 @@ def concat(*parts: Any) -> str:
 
 @register(("text", STR), ("separator", ["string"]),
           doc="Split on `separator`, trim each part, drop empty parts.",
-          example="split('Klant, Leverancier', ',') -> ['Klant', 'Leverancier']")
+          example="split('Klant, Leverancier', ',') -> [\"Klant\", \"Leverancier\"]")
 def split(text: str | None, separator: str) -> list[str]:
     if not text:
         return []
@@ -137,7 +137,7 @@ def in_list(value: Any, items: str | list[Any] | None) -> bool:
 
 @register(("values", ["array", "string", "null"]), ("list", ["string", "array", "null"]),
           doc="True when any of `values` is in `list` (compared like in_list).",
-          example="any_in(['Klant', 'Leverancier'], 'Klant') -> true")
+          example="any_in(`[\"Klant\", \"Leverancier\"]`, 'Klant') -> true")
 def any_in(values: list[Any] | str | None, items: str | list[Any] | None) -> bool:
     if values is None:
         return False
@@ -186,14 +186,14 @@ def get(obj: dict[str, Any] | None, key: Any) -> Any:
 
 @register(("object", ["object", "null"]), ("key_name", ["string"]), ("value_name", ["string"]),
           doc="An object as a list of {key_name: key, value_name: value} pairs, in order.",
-          example="to_entries({\"A\": \"C\"}, 'Name', 'Type') -> [{\"Name\": \"A\", \"Type\": \"C\"}]")
+          example="to_entries(`{\"A\": \"C\"}`, 'Name', 'Type') -> [{\"Name\": \"A\", \"Type\": \"C\"}]")
 def to_entries(obj: dict[str, Any] | None, key_name: str, value_name: str) -> list[dict[str, Any]]:
     return [{key_name: k, value_name: v} for k, v in (obj or {}).items()]
 
 
 @register(("object", ["object", "null"]), ("keys", ["array"]),
           doc="The values of `object` for each of `keys`, in that order (null where absent).",
-          example="values_of({\"a\": 1, \"b\": 2}, ['b', 'a']) -> [2, 1]")
+          example="values_of(`{\"a\": 1, \"b\": 2}`, ['b', 'a']) -> [2, 1]")
 def values_of(obj: dict[str, Any] | None, keys: list[Any]) -> list[Any]:
     obj = obj or {}
     return [obj.get(k) for k in keys]
@@ -201,7 +201,7 @@ def values_of(obj: dict[str, Any] | None, keys: list[Any]) -> list[Any]:
 
 @register(("object", ["object", "null"]), ("keys", ["array"]),
           doc="A copy of `object` with only `keys` that it has, in the order of `keys`.",
-          example="pick({\"a\": 1, \"b\": 2}, ['b', 'c']) -> {\"b\": 2}")
+          example="pick(`{\"a\": 1, \"b\": 2}`, ['b', 'c']) -> {\"b\": 2}")
 def pick(obj: dict[str, Any] | None, keys: list[Any]) -> dict[str, Any]:
     obj = obj or {}
     return {k: obj[k] for k in keys if isinstance(k, str) and k in obj}
@@ -210,7 +210,7 @@ def pick(obj: dict[str, Any] | None, keys: list[Any]) -> dict[str, Any]:
 @register(("list", ["array", "null"]), ("index", ["number"]), ("patch", ["object"]),
           doc="A copy of `list` whose item at `index` is merged with `patch` (an object); "
               "the list is unchanged when it has no such item.",
-          example="with_item([{\"a\": 1}], `0`, {\"b\": 2}) -> [{\"a\": 1, \"b\": 2}]")
+          example="with_item(`[{\"a\": 1}]`, `0`, `{\"b\": 2}`) -> [{\"a\": 1, \"b\": 2}]")
 def with_item(items: list[Any] | None, index: float, patch: dict[str, Any]) -> list[Any]:
     out = list(items or [])
     i = int(index)
@@ -222,7 +222,7 @@ def with_item(items: list[Any] | None, index: float, patch: dict[str, Any]) -> l
 @register(("list", ["array", "null"]), ("key_name", ["string"]), ("value_name", ["string"]),
           doc="The inverse of to_entries: a list of {key_name: k, value_name: v} as an object {k: v}; "
               "items without a key are skipped, a later duplicate wins.",
-          example="from_entries([{\"naam\": \"Kleur\", \"waarde\": \"rood\"}], 'naam', 'waarde') -> {\"Kleur\": \"rood\"}")
+          example="from_entries(`[{\"naam\": \"Kleur\", \"waarde\": \"rood\"}]`, 'naam', 'waarde') -> {\"Kleur\": \"rood\"}")
 def from_entries(items: list[Any] | None, key_name: str, value_name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
@@ -234,7 +234,7 @@ def from_entries(items: list[Any] | None, key_name: str, value_name: str) -> dic
 @register(("object", ["object", "null"]), ("renames", ["string", "object", "null"]),
           doc="Keys renamed by a table: an object {old: new} or text 'old=new;old2=new2' (also , or newline "
               "separated). Keys not in the table are dropped; an empty table keeps every key as it is.",
-          example="rename_keys({\"Kleur\": \"rood\", \"X\": 1}, 'Kleur=Colour') -> {\"Colour\": \"rood\"}")
+          example="rename_keys(`{\"Kleur\": \"rood\", \"X\": 1}`, 'Kleur=Colour') -> {\"Colour\": \"rood\"}")
 def rename_keys(obj: dict[str, Any] | None, renames: str | dict[str, Any] | None) -> dict[str, Any]:
     obj = obj or {}
     table = parse_pairs(renames) if isinstance(renames, str) else {k: _text(v) for k, v in (renames or {}).items()}
@@ -255,14 +255,14 @@ def parse_pairs(text: str) -> dict[str, str]:
 
 @register(("object", ["object", "null"]), ("prefix", ["string"]),
           doc="The keys that start with `prefix`, with the prefix removed.",
-          example="prefixed({\"FreeField:Segment\": \"A\", \"City\": \"B\"}, 'FreeField:') -> {\"Segment\": \"A\"}")
+          example="prefixed(`{\"FreeField:Segment\": \"A\", \"City\": \"B\"}`, 'FreeField:') -> {\"Segment\": \"A\"}")
 def prefixed(obj: dict[str, Any] | None, prefix: str) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in (obj or {}).items() if k.startswith(prefix) and len(k) > len(prefix)}
 
 
 @register(("object", ["object", "null"]),
           doc="A copy without empty values (null, blank text, [] or {}).",
-          example="drop_empty({\"a\": \"\", \"b\": 1}) -> {\"b\": 1}")
+          example="drop_empty(`{\"a\": \"\", \"b\": 1}`) -> {\"b\": 1}")
 def drop_empty(obj: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (obj or {}).items() if not is_empty(v)}
 
@@ -279,7 +279,7 @@ _MESSAGE_KEYS = ("message", "Message", "ErrorMessage", "error_description", "err
 @register(("body", ANY),
           doc="Human-readable text from a typical error body: a list of objects with a message, an object "
               "with message/Message/ErrorMessage/error_description/detail/error, or plain text.",
-          example="error_text([{\"message\": \"naam is too long\"}]) -> 'naam is too long'")
+          example="error_text(`[{\"message\": \"naam is too long\"}]`) -> 'naam is too long'")
 def error_text(body: Any) -> str:
     if body is None:
         return ""

@@ -82,11 +82,11 @@ def simple_path(node: dict[str, Any]) -> list[str | int] | None:
             parts.extend(sub)
         return parts
     if kind == "index_expression":
-        left, right = node["children"]
-        if right.get("type") != "index":
+        first, *rest = node["children"]  # `a[0][1]` has one child per index
+        if any(child.get("type") != "index" for child in rest):
             return None
-        sub = simple_path(left) if left.get("type") != "identity" else []
-        return None if sub is None else [*sub, int(right["value"])]
+        sub = simple_path(first) if first.get("type") != "identity" else []
+        return None if sub is None else [*sub, *(int(child["value"]) for child in rest)]
     return None
 
 

@@ -28,10 +28,17 @@ def content_run_key(flow: str, tenant: str, user: str | None, data: Any, setting
     same way (settings decide where it goes), again."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
-    raw = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True, default=str).encode()
-    configured = json.dumps(settings, sort_keys=True, default=str).encode()
+    raw = data if isinstance(data, bytes) else _canonical(data)
+    configured = _canonical(settings)
     digest = hashlib.sha256(b"\0".join([flow.encode(), tenant.encode(), (user or "").encode(), configured, raw]))
     return f"{flow}:{digest.hexdigest()[:32]}"
+
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return json.dumps(value, sort_keys=True, default=str).encode()
+    except TypeError:  # keys of mixed types cannot be sorted: fall back to their given order
+        return json.dumps(value, default=str).encode()
 
 
 @dataclass

@@ -219,7 +219,7 @@ def _first_line(text: str) -> str:
 
 def _yaml_hint(exc: MarkedYAMLError) -> str | None:
     problem = (exc.problem or "") + (exc.context or "")
-    if "tab" in problem:
+    if "tab" in problem or "\\t" in problem or "\t" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote a value that contains ': '"

@@ -27,7 +27,7 @@ from .inputs import parse_json, parse_xml
 from .journal import Journal, content_run_key
 from .runtime import Answer, Result, Run, Services
 from .settings import SettingDecl, Settings, resolve
-from .steps import Step
+from .steps import Skip, Step
 from .store.protocol import Store
 
 
@@ -93,14 +93,16 @@ class Plan:
     def run(self, record: Any, *, settings: Mapping[str, Any] | None = None, store: Store | None = None,
             user: str | None = None, tenant: str = "default", connections: Mapping[str, Any] | None = None,
             clock: Callable[[], dt.datetime] | None = None, explain: bool = False,
-            run_key: str | None = None, progress: Callable[[int], None] | None = None) -> Result:
+            run_key: str | None = None, progress: Callable[[int], None] | None = None,
+            _cache: dict[str, Any] | None = None) -> Result:
         """Run for real: remote calls through the connections, write-backs into the store."""
         resolved = resolve(self.settings, settings)
         opened = None
         if connections is None:
             connections = opened = Connections(self.connections, resolved, self.name, store)
         try:
-            services = Services(store=store, connections=connections, clock=clock or _utcnow, progress=progress)
+            services = Services(store=store, connections=connections, clock=clock or _utcnow, progress=progress,
+                                cache=_cache if _cache is not None else {})
             return self.execute(record, resolved, services, user=user, tenant=tenant, explain=explain,
                                 run_key=run_key)
         finally:
@@ -122,10 +124,12 @@ class Plan:
         resolved = resolve(self.settings, kwargs.pop("settings", None))
         store = kwargs.get("store")
         connections = Connections(self.connections, resolved, self.name, store)
+        shared: dict[str, Any] = {}  # `once` lookups: read once for all the records, not per record
         try:
             def one(record: Any) -> Result | SpecbridgeError:
                 try:
-                    return self.run(record, settings=resolved.values, connections=connections, **kwargs)
+                    return self.run(record, settings=resolved.values, connections=connections, _cache=shared,
+                                    **kwargs)
                 except SpecbridgeError as exc:
                     return exc
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -156,14 +160,24 @@ class Plan:
         token = CLOCK.set(clock)
         try:
             journal.record("", "resumed" if journal.resumed else "started")
+            skipped = None
             for step in self.steps:
                 run.step = step.id
                 if step.when is not None and not truthy(step.when.evaluate(scope)):
                     scope[step.id] = None
                     continue
-                scope[step.id] = step.run(run)
+                try:
+                    scope[step.id] = step.run(run)
+                except Skip as skip:  # a top-level filter dropped the record: a clean, empty run
+                    skipped = skip.reason
+                    run.writes.clear()
+                    run.saves.clear()
+                    break
             run.step = "result"
-            message = settings.redact(self.result.render(scope) if self.result is not None else "OK")
+            if skipped is not None:
+                message = settings.redact(f"Skipped: {skipped}")
+            else:
+                message = settings.redact(self.result.render(scope) if self.result is not None else "OK")
             writes = [w.as_dict() for w in run.writes] + [
                 {"table": "customers", "upsert": doc} for doc in run.saves]
             if journaled and (run.writes or run.saves):
@@ -172,7 +186,8 @@ class Plan:
             if journaled and journal.resumed:
                 _clear_dead_letters(services.store, self.name, run_key)  # type: ignore[arg-type]
             outputs = {s.id: scope.get(s.id) for s in self.steps}
-            return Result(message, run.requests, writes, outputs, run.trace, run.counts,
+            redact = settings.redact_deep  # what a run shows may carry a secret a spec put in a path or body
+            return Result(message, redact(run.requests), redact(writes), outputs, redact(run.trace), run.counts,
                           [settings.redact(w) for w in run.warnings])
         except (EvaluationError, JMESPathError) as exc:
             error: SpecbridgeError = FlowError(settings.redact(f"step {run.step}: {exc}"), run.step)

@@ -45,6 +45,18 @@ class Settings:
             text = text.replace(secret, "***")
         return text
 
+    def redact_deep(self, value: Any) -> Any:
+        """`redact` applied to every text inside lists and objects (previews, traces, writes)."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_deep(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.redact_deep(v) for k, v in value.items()}
+        return value
+
     def public(self) -> dict[str, Any]:
         """The values with secrets shown as ***, for previews and logs."""
         return {k: ("***" if _text(v) in self.secrets and v not in (None, "") else v)

@@ -296,15 +296,15 @@ class SendStep(Step):
                 if journal is not None:
                     journal.record(self.id, "uncertain", error=str(exc))
                 if self.detect is None or self._idempotent:
-                    raise FlowError(run.settings.redact(
+                    raise UncertainOutcome(run.settings.redact(
                         f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
-                        "(add a detect: rule to let the engine find out)"), self.id) from None
+                        "(add a detect: rule to let the engine find out)")) from None
                 found = self._detected(run)
                 if found is not None:
                     return found
                 if attempt == attempts:
-                    raise FlowError(run.settings.redact(f"{self.id}: {exc}; still uncertain after "
-                                                        f"{attempts} attempts"), self.id) from None
+                    raise UncertainOutcome(run.settings.redact(f"{self.id}: {exc}; still uncertain after "
+                                                               f"{attempts} attempts")) from None
         raise AssertionError("unreachable")
 
     def _detected(self, run: Run) -> dict[str, Any] | None:

@@ -50,6 +50,8 @@ class Composed:
 def compose(text: str) -> Composed:
     if not AVAILABLE:
         raise Fallback("libyaml not available")
+    if "\t" in text:
+        raise Fallback("tabs: libyaml and ruamel disagree on some of their uses")
     try:
         root = yaml.compose(text, Loader=CSafeLoader)
     except yaml.YAMLError as exc:

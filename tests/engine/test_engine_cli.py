@@ -112,8 +112,6 @@ SECRET_IN = {
 }
 
 
-@pytest.mark.xfail(reason="engine bug: steps.call_http records path, params and json bodies without "
-                          "Settings.redact, so a secret routed there shows in previews", strict=True)
 @pytest.mark.parametrize("where", SECRET_IN)
 def test_preview_redacts_secrets_everywhere(where: str, run_cli: Callable[..., Result], write: Callable[..., Path],
                                             secret_files: tuple[Path, Path, Path]) -> None:
@@ -127,7 +125,6 @@ def test_preview_redacts_secrets_everywhere(where: str, run_cli: Callable[..., R
     assert API_KEY not in result.output
 
 
-@pytest.mark.xfail(reason="engine bug: the --explain trace shows field values unredacted", strict=True)
 def test_preview_explain_redacts_secrets(run_cli: Callable[..., Result], write: Callable[..., Path],
                                          secret_files: tuple[Path, Path, Path]) -> None:
     _, record, settings = secret_files

@@ -1,8 +1,8 @@
 """Edges of the engine where it does not yet do what the design promises.
 
-Each test states the intended behaviour and is marked xfail(strict=True) with the bug it shows:
-when the engine is fixed the test passes, strict xfail turns that into a failure, and the marker
-is removed, leaving an ordinary regression test.
+Each test states the intended behaviour at an edge where the engine once fell short; they were
+written as strict xfails naming the bug, and the markers came off when the engine was fixed:
+now they are ordinary regression tests.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ def _map(rule: str, head: str = "") -> engine.Plan:
                                f"    fields:\n      f: {rule}\n", "e.yaml")
 
 
-@pytest.mark.xfail(reason="bug: a filter step outside fetch raises engine.steps.Skip, which is not a "
-                          "SpecbridgeError, so preview/run/the CLI end in a traceback", strict=True)
 def test_a_top_level_filter_ends_the_run_cleanly() -> None:
     plan = engine.compile_text("version: 1\nname: e\nsteps:\n  - id: keep\n    kind: filter\n"
                                "    keep: input.Active\n    reason: inactive\n", "e.yaml")
@@ -31,22 +29,16 @@ def test_a_top_level_filter_ends_the_run_cleanly() -> None:
         plan.preview({"Active": False})
 
 
-@pytest.mark.xfail(reason="bug: journal.content_run_key json.dumps(sort_keys=True) raises TypeError on a "
-                          "record whose keys are not all text", strict=True)
 def test_a_record_with_non_text_keys_does_not_crash() -> None:
     plan = _map("input.a")
     assert plan.preview({1: "one", "a": "x"}).outputs["out"] == {"f": "x"}
 
 
-@pytest.mark.xfail(reason="bug: templates render null as 'None' and booleans as 'True'/'False' (Python), "
-                          "unlike concat() and type: string ('' and 'true'/'false')", strict=True)
 @pytest.mark.parametrize(("value", "text"), [(None, ""), (True, "true"), (False, "false")])
 def test_templates_render_null_and_booleans_like_the_rest_of_the_engine(value: object, text: str) -> None:
     assert _map("{template: '{{ input.a }}'}").preview({"a": value}).outputs["out"]["f"] == text
 
 
-@pytest.mark.xfail(reason="bug: type: string turns an object or a list into Python's repr "
-                          "(\"{'a': 1}\") instead of refusing it (or giving JSON)", strict=True)
 @pytest.mark.parametrize("value", [{"a": 1}, [1, "a"]])
 def test_type_string_of_an_object_is_not_python_repr(value: object) -> None:
     plan = _map("{from: input.a, type: string}")
@@ -57,8 +49,6 @@ def test_type_string_of_an_object_is_not_python_repr(value: object) -> None:
     assert out != repr(value)
 
 
-@pytest.mark.xfail(reason="bug: type: number accepts 'nan' and 'inf', which are not JSON numbers "
-                          "(the payload would carry NaN/Infinity)", strict=True)
 @pytest.mark.parametrize("text", ["nan", "inf", "-Infinity"])
 def test_type_number_refuses_nan_and_infinity(text: str) -> None:
     plan = _map("{from: input.a, type: number}")
@@ -69,8 +59,6 @@ def test_type_number_refuses_nan_and_infinity(text: str) -> None:
     assert math.isfinite(out)
 
 
-@pytest.mark.xfail(reason="bug: a setting's default is not checked against its type and enum at load "
-                          "time; the mistake shows only when a run starts", strict=True)
 @pytest.mark.parametrize("declaration", ["{type: integer, default: abc}",
                                          "{type: string, default: z, enum: [a, b]}"])
 def test_a_setting_default_that_does_not_fit_is_a_load_time_error(declaration: str) -> None:
@@ -85,15 +73,11 @@ def test_a_syntax_error_in_a_quoted_expression_points_at_the_token() -> None:
     assert spec_errors(text)[0].startswith(f"7:{column}:")
 
 
-@pytest.mark.xfail(reason="bug: load._yaml_hint looks for 'tab' but ruamel says \"found character '\\t'\", "
-                          "so the hint to indent with spaces never shows", strict=True)
 def test_a_tab_gets_the_spaces_hint() -> None:
     errors = spec_errors("version: 1\nname: e\nsteps:\n\t- id: m\n")
     assert errors[0].endswith("(hint: indent with spaces, not tabs)")
 
 
-@pytest.mark.xfail(reason="gap: a filter step's `reason` is rendered but never reported (fetch counts only "
-                          "the number filtered)", strict=True)
 def test_a_filter_reason_is_reported() -> None:
     plan = engine.compile_text(
         "version: 1\nname: e\nconnections:\n  erp: {kind: http, base_url: 'https://erp.example'}\n"

@@ -101,8 +101,6 @@ def test_any_yaml_document_loads_and_validates_with_located_errors(document: Any
         _assert_located(error)
 
 
-@pytest.mark.xfail(reason="engine bug: compile raises TypeError/AttributeError/ValueError on some "
-                          "malformed specs (see KNOWN_COMPILE_CRASHES)", strict=False)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.generate])
 @given(st.one_of(SPECS, TREES))
@@ -126,8 +124,6 @@ KNOWN_COMPILE_CRASHES = {
 }
 
 
-@pytest.mark.xfail(reason="engine bug: a malformed spec crashes the compiler instead of giving located "
-                          "errors", strict=True, raises=(TypeError, AttributeError, ValueError))
 @pytest.mark.parametrize("text", KNOWN_COMPILE_CRASHES.values(), ids=KNOWN_COMPILE_CRASHES.keys())
 def test_known_malformed_specs_give_located_errors(text: str) -> None:
     with pytest.raises(SpecError) as caught:
@@ -382,17 +378,12 @@ def test_simple_path_getters_equal_jmespath(data: Any, first: tuple[str, Any], r
     assert canonical(expr.evaluate(data)) == canonical(jmespath.search(source, data)), source
 
 
-@pytest.mark.xfail(reason="engine bug: expressions._simple_path unpacks index_expression children as "
-                          "(left, right), but jmespath gives a[0][1] three children -> ValueError",
-                   strict=True, raises=ValueError)
 @pytest.mark.parametrize(("source", "data"), [("a[0][1]", {"a": [[1, 2]]}),
                                             ("a.b[0][-1].c", {"a": {"b": [[{"c": 1}, {"c": 2}]]}})])
 def test_chained_indexes_compile(source: str, data: Any) -> None:
     assert compile_expr(source).evaluate(data) == jmespath.search(source, data)
 
 
-@pytest.mark.xfail(reason="engine bug: Compiler._steps swallows the ValueError above and drops the step "
-                          "without any error", strict=True)
 def test_a_step_with_a_chained_index_is_not_dropped_silently() -> None:
     text = "version: 1\nname: x\nsteps:\n  - id: out\n    kind: map\n    fields:\n      a: input.L[0][1]\n"
     try:

@@ -143,13 +143,6 @@ def _examples() -> list[Any]:
 
 
 EXAMPLES = _examples()
-# These examples write objects as bare JSON ({"a": 1}); in jmespath an object literal needs backquotes
-# (`{"a": 1}`), and {"A": "C"} is a multiselect hash that reads the field C. Copied into a spec, they
-# fail to compile or silently give nulls.
-MISWRITTEN = {"drop_empty", "error_text", "from_entries", "pick", "prefixed", "rename_keys", "to_entries",
-              "values_of", "with_item"}
-
-
 def _run(source: str) -> Any:
     try:
         return compile_expr(source).evaluate({})
@@ -157,15 +150,8 @@ def _run(source: str) -> Any:
         return f"does not compile: {exc.message}"
 
 
-@pytest.mark.parametrize(("source", "expected"), [p for p in EXAMPLES if p.id not in MISWRITTEN])
+@pytest.mark.parametrize(("source", "expected"), EXAMPLES)
 def test_example_gives_its_result(source: str, expected: Any) -> None:
-    assert _run(source) == expected
-
-
-@pytest.mark.xfail(reason="docs bug in engine/functions.py: the example writes an object without "
-                          "backquotes, so it is not jmespath a consultant can copy", strict=True)
-@pytest.mark.parametrize(("source", "expected"), [p for p in EXAMPLES if p.id in MISWRITTEN])
-def test_miswritten_example_gives_its_result(source: str, expected: Any) -> None:
     assert _run(source) == expected
 
 
