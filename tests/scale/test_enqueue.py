@@ -101,12 +101,12 @@ def test_tasks_carry_no_settings_and_failures_retry_or_become_dead_letters(worke
             assert secret_or_setting not in raw[0].decode(), secret_or_setting
 
         workers.start(concurrency=2)
+        busy_result = busy.wait(60)["result"]  # alone, so the 429s are all its own
         refused = workers_api.enqueue(SNELSTART_CREATE, nameless, tenant=TENANT, user="jdoe", config=config)
         stranger = workers_api.enqueue(SNELSTART_CREATE, records[1], tenant="initech", user="jdoe", config=config)
         explicit = workers_api.enqueue(SNELSTART_CREATE, records[2], tenant=TENANT, user="jdoe", run_key="order-77",
                                        config=config)
 
-        busy_result = busy.wait(60)["result"]
         with pytest.raises(workers_api.RunFailed, match="400"):
             refused.wait(60)
         with pytest.raises(workers_api.RunFailed, match="tenant initech"):
