@@ -179,13 +179,24 @@ def _ranges(entries: list[JournalEntry]) -> dict[int, dict[str, Any]]:
 
 
 def _sum(all_counts: Any) -> dict[str, Any]:
+    """The ranges' counts added up: numbers summed, {reason: n} tables merged, lists joined (capped)."""
     totals: dict[str, Any] = {name: 0 for name in _SUMMED}
-    rejections: list[Any] = []
     for counts in all_counts:
-        for name in _SUMMED:
-            totals[name] += int(counts.get(name) or 0)
-        rejections.extend(counts.get("rejections") or [])
-    totals["rejections"] = rejections[:1000]
+        for name, value in counts.items():
+            if name == "page_range":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | dict | list):
+                continue
+            if isinstance(value, int):
+                totals[name] = totals.get(name, 0) + value
+            elif isinstance(value, dict):
+                table = totals.setdefault(name, {})
+                for key, n in value.items():
+                    table[key] = table.get(key, 0) + (n if isinstance(n, int) else 0)
+            else:
+                joined = totals.setdefault(name, [])
+                joined.extend(value[: max(0, 1000 - len(joined))])
+    totals.setdefault("rejections", [])
     return totals
 
 

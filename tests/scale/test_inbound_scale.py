@@ -60,6 +60,7 @@ def test_a_3000_customer_sync_split_across_workers_saves_each_once(workers, conf
     assert {k: counts[k] for k in ("fetched", "filtered", "created", "updated", "unchanged", "rejected")} == \
         {"fetched": want["fetched"], "filtered": want["filtered"], "created": saved, "updated": 0, "unchanged": 0,
          "rejected": 0}
+    assert sum(counts["filtered_reasons"].values()) == want["filtered"]  # merged across the ranges
     customers = stored(config.store_url, TENANT)
     assert len(customers) == saved
     assert {c["CustomerCode"] for c in customers} == want["codes"]
