@@ -61,20 +61,37 @@ def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) 
             "created": len(sim.customers), "written_back": written, "failures": len(failures), "target": "<= 1.25"}
 
 
+SIMULATOR = """
+import sys
+from simulators.snelstart import SnelStartSimulator, serve
+with serve(SnelStartSimulator("ck", "sk", customers=int(sys.argv[1]), seed=3)) as server:
+    print(server.base_url, server.token_url, flush=True)
+    sys.stdin.read()
+"""
+
+
 def inbound_child(n: int) -> dict[str, Any]:
-    """Runs inside a fresh process: n simulated customers into a new SQLite store."""
-    from simulators.snelstart import SnelStartSimulator, serve
-    sim = SnelStartSimulator("ck", "sk", customers=n, seed=3)
+    """Runs inside a fresh process: n simulated customers into a new SQLite store.
+
+    The simulator runs in a process of its own, as the real ERP would: otherwise generating its
+    answers would share our interpreter lock and be counted as our time.
+    """
+    server = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdin is not None
+    base_url, token_url = server.stdout.readline().split()
     plan = engine.load_spec(ROOT / "mappings/snelstart/customer-sync.yaml")
-    with tempfile.TemporaryDirectory() as tmp, serve(sim) as server:
+    with tempfile.TemporaryDirectory() as tmp:
         store = engine.open_store(f"sqlite:///{tmp}/inbound.db")
-        settings = {"BaseUrl": server.base_url, "TokenUrl": server.token_url, "ClientKey": "ck", "SubscriptionKey": "sk",
+        settings = {"BaseUrl": base_url, "TokenUrl": token_url, "ClientKey": "ck", "SubscriptionKey": "sk",
                     "SyncInactiveCustomers": True, "CustomerTypesToSync": "Klant, Leverancier"}
         start = time.perf_counter()
         result = plan.run({}, settings=settings, store=store)
         elapsed = time.perf_counter() - start
         saved = store.count_customers() if hasattr(store, "count_customers") else None
         store.close()
+    server.stdin.close()
+    server.wait(timeout=30)
     counts = result.counts or {}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"customers": n, "seconds": round(elapsed, 1), "per_second": round(counts.get("fetched", 0) / elapsed),

@@ -20,7 +20,11 @@ nothing changes.
 
 from __future__ import annotations
 
+import contextvars
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -154,17 +158,14 @@ class FetchStep(Step):
         progress = run.services.progress
         reached: dict[str, Any] = {}
 
-        def flush() -> None:
-            if not batch:
-                return
-            if store is not None and not run.services.dry_run:
-                saved = store.save_customers(batch, tenant, batch_size=len(batch))
-                counts["created"] += saved.created
-                counts["updated"] += saved.updated
-                counts["unchanged"] += saved.unchanged
-            batch.clear()
+        writer = _Writer(store if (store is not None and not run.services.dry_run) else None, tenant, counts)
 
-        for records in self.pages(run, reached):
+        def flush() -> None:
+            if batch:
+                writer.save(list(batch))  # written in the background while the next records map
+                batch.clear()
+
+        for records in _read_ahead(self.pages(run, reached)):
             for item in records:
                 counts["fetched"] += 1
                 sub = Run({**run.scope, "item": item}, run.services, run.settings, run.flow, run.run_key,
@@ -192,10 +193,77 @@ class FetchStep(Step):
             if progress is not None:
                 progress(counts["fetched"])
         flush()
+        writer.finish()
         if reached:
             counts["page_range"] = reached
         run.counts = counts
         return counts
+
+
+_DONE = object()
+
+
+def _read_ahead(pages: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    """The next page is fetched while this one is mapped: at most one page waits, so memory stays
+    flat; the network wait overlaps with the work. Errors surface in the reader, in order."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
+    context = contextvars.copy_context()  # the run's clock and page range go along
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                ahead.put(page)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            ahead.put(_Failed(exc))
+            return
+        ahead.put(_DONE)
+
+    thread = threading.Thread(target=context.run, args=(produce,), name="specbridge-fetch", daemon=True)
+    thread.start()
+    while True:
+        item = ahead.get()
+        if item is _DONE:
+            break
+        if isinstance(item, _Failed):
+            raise item.error
+        yield item
+    thread.join()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+class _Writer:
+    """Saves batches on a thread of its own, one batch in flight: the store's I/O overlaps with
+    mapping the next records, and a failure stops the run at the next batch."""
+
+    def __init__(self, store: Any, tenant: str, counts: dict[str, Any]) -> None:
+        self.store, self.tenant, self.counts = store, tenant, counts
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specbridge-save") if store else None
+        self.pending: Future[Any] | None = None
+
+    def save(self, batch: list[dict[str, Any]]) -> None:
+        if self.pool is None:
+            return
+        self._wait()
+        self.pending = self.pool.submit(self.store.save_customers, batch, self.tenant, len(batch))
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            saved = self.pending.result()
+            self.pending = None
+            self.counts["created"] += saved.created
+            self.counts["updated"] += saved.updated
+            self.counts["unchanged"] += saved.unchanged
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
 
 def _record_name(item: Any) -> str:

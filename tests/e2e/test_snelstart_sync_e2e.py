@@ -34,7 +34,10 @@ def counts_line(outcome) -> dict[str, int]:
     """The JSON counts `run` prints on stderr for an inbound flow."""
     lines = [line for line in outcome.stderr.splitlines() if line.startswith("{")]
     assert lines, outcome
-    return json.loads(lines[-1])
+    counts = json.loads(lines[-1])
+    reasons = counts.pop("filtered_reasons", {})
+    assert sum(reasons.values()) == counts["filtered"], "every filtered record is counted under its reason"
+    return counts
 
 
 def relaties_pages(sim: Any) -> list[tuple[int, int]]:
