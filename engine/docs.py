@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,25 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
+def _code(text: str) -> str:
+    """`text` as a Markdown code span, also when it contains backticks (jmespath `literals`)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _literal(value: Any) -> str:
+    """A literal from the spec as the consultant wrote it in YAML/JSON terms: "C", true, null."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _logic(rule: FieldRule) -> str:
     parts = []
     if rule.when is not None:
-        parts.append(f"Only when `{rule.when.source}`.")
+        parts.append(f"Only when {_code(rule.when.source)}.")
     if rule.unless is not None:
-        parts.append(f"Not when `{rule.unless.source}`.")
+        parts.append(f"Not when {_code(rule.unless.source)}.")
     if rule.values is not None:
         table = ", ".join(f"{k} → {v}" for k, v in rule.values.items())
         parts.append(f"Value table: {table}.")
@@ -59,63 +73,113 @@ def _logic(rule: FieldRule) -> str:
     return " ".join(parts)
 
 
-def _source(rule: FieldRule) -> str:
+def _source(rule: FieldRule, raw: Any = None) -> str:
+    """The Source column. `raw` is the rule as written in the spec, when known: literals and the
+    alternatives of `coalesce`/`cases` are shown from it, as written, not as compiled text."""
     if rule.doc_source:
         return rule.doc_source
+    spelled = raw if isinstance(raw, dict) else {}
     if rule.source_kind == "value":
-        return f"Hardcoded {rule.source_text}"
+        return f"Hardcoded {_literal(spelled['value'])}" if "value" in spelled else f"Hardcoded {rule.source_text}"
     if rule.source_kind in ("fields", "items"):
         return "Derived (see rows below)"
     if rule.source_kind == "each":
-        return f"Each of `{rule.source_text}`"
+        return f"Each of {_code(rule.source_text)}"
     if rule.source_kind == "cases":
+        if isinstance(spelled.get("cases"), list):
+            return "Cases: " + "; ".join(_case(case) for case in spelled["cases"])
         return "Cases: " + rule.source_text
     if rule.source_kind == "coalesce":
-        return "First non-empty of " + ", ".join(f"`{s.strip()}`" for s in rule.source_text.split(" | "))
-    return f"`{rule.source_text}`"
+        # The compiled text joins the alternatives with " | ", which is also jmespath's pipe:
+        # only the spec itself says where one alternative ends.
+        alternatives = spelled.get("coalesce") or rule.source_text.split(" | ")
+        return "First non-empty of " + ", ".join(_code(str(e).strip()) for e in alternatives)
+    return _code(rule.source_text)
 
 
-def rows(rules: tuple[FieldRule, ...]) -> Iterator[tuple[str, ...]]:
-    for rule in rules:
+def _case(case: Any) -> str:
+    if not isinstance(case, dict):
+        return str(case)
+    shown = _code(str(case["from"])) if "from" in case else _literal(case.get("value"))
+    return f"{shown} when {_code(str(case['when']))}" if "when" in case else f"{shown} otherwise"
+
+
+def _child_raws(rule: FieldRule, raw: Any) -> list[Any] | None:
+    """The spelled-out rules of a rule's children, in the order they were compiled."""
+    if not isinstance(raw, dict):
+        return None
+    if rule.source_kind in ("fields", "each") and isinstance(raw.get("fields"), dict):
+        return list(raw["fields"].values())
+    if rule.source_kind == "items" and isinstance(raw.get("items"), list):
+        return list(raw["items"])
+    return None
+
+
+def rows(rules: tuple[FieldRule, ...], raws: list[Any] | None = None) -> Iterator[tuple[str, ...]]:
+    """One table row per rule (children after their parent). `raws`: the rules as spelled in the
+    spec, aligned with `rules`, so literals and alternatives are shown as written."""
+    if raws is not None and len(raws) != len(rules):
+        raws = None
+    for i, rule in enumerate(rules):
+        raw = raws[i] if raws is not None else None
         default = "" if rule.default is MISSING else json.dumps(rule.default, ensure_ascii=False)
         if rule.default_from is not None:
-            default = f"`{rule.default_from.source}`"
-        yield (rule.name, _source(rule), _logic(rule), str(rule.max_length or ""),
+            default = _code(rule.default_from.source)
+        yield (rule.name, _source(rule, raw), _logic(rule), str(rule.max_length or ""),
                "yes" if rule.required else "", default)
-        yield from rows(rule.children)
+        yield from rows(rule.children, _child_raws(rule, raw))
+
+
+def _raw_steps(plan: Plan) -> dict[str, dict[str, Any]]:
+    """The spec's steps as written, by id (nested fetch steps included)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(steps: Any) -> None:
+        for step in steps if isinstance(steps, list) else ():
+            if isinstance(step, dict) and isinstance(step.get("id"), str):
+                found[step["id"]] = step
+                if step.get("kind") == "fetch":
+                    walk(step.get("each"))
+    walk(plan.spec.get("steps") if isinstance(plan.spec, dict) else None)
+    return found
+
+
+def _raw_rules(step: Any, raw_step: dict[str, Any] | None) -> list[Any] | None:
+    spelled = (raw_step or {}).get("set" if isinstance(step, WritebackStep) else "fields")
+    return list(spelled.values()) if isinstance(spelled, dict) else None
 
 
 def _step_summary(step: Any) -> str:
     if isinstance(step, StoreLookupStep):
-        where = ", ".join(f"{k} = `{e.source}`" for k, e in step.where)
+        where = ", ".join(f"{k} = {_code(e.source)}" for k, e in step.where)
         return f"Look up in the store table `{step.table}` where {where}."
     if isinstance(step, RemoteLookupStep):
         verb = "GET" if step.transport_kind == "http" else f"Read the {step.format} file"
-        return f"{verb} `{step.path.source}` on `{step.connection}`" + (" once per run" if step.once else "") + "."
+        return f"{verb} {_code(step.path.source)} on `{step.connection}`" + (" once per run" if step.once else "") + "."
     if isinstance(step, MapStep):
         return f"Build `{step.id}` from {len(step.rules)} field rules (table below)."
     if isinstance(step, GenerateStep):
-        start = f" starting at `{step.start.source}`" if step.start else ""
+        start = f" starting at {_code(step.start.source)}" if step.start else ""
         return f"Next number of the durable sequence `{step.sequence}`{start}."
     if isinstance(step, SendStep):
         if step.transport_kind == "files":
-            return f"Upload to `{step.path.source}` on `{step.connection}` (atomic: temporary name, then rename)."
-        rules = "; ".join(f"when `{o.when.source}`: " + (f"error \"{o.error.source}\"" if o.error else "accept")
+            return f"Upload to {_code(step.path.source)} on `{step.connection}` (atomic: temporary name, then rename)."
+        rules = "; ".join(f"when {_code(o.when.source)}: " + (f"error \"{o.error.source}\"" if o.error else "accept")
                           for o in step.outcomes)
-        return f"{step.method} `{step.path.source}` on `{step.connection}`." + (f" Outcomes: {rules}." if rules else "")
+        return f"{step.method} {_code(step.path.source)} on `{step.connection}`." + (f" Outcomes: {rules}." if rules else "")
     if isinstance(step, CheckStep):
-        return f"Stop with \"{step.error.source}\" unless `{step.that.source}`."
+        return f"Stop with \"{step.error.source}\" unless {_code(step.that.source)}."
     if isinstance(step, FilterStep):
-        return f"Keep only records where `{step.keep.source}`."
+        return f"Keep only records where {_code(step.keep.source)}."
     if isinstance(step, FetchStep):
         paging = (f", {step.paging.page_size} per page ({step.paging.offset_param}/{step.paging.limit_param}), "
                   "until an empty page") if step.paging.kind == "offset" else ""
-        return (f"Read every record from `{step.path.source}` on `{step.connection}`{paging}; "
+        return (f"Read every record from {_code(step.path.source)} on `{step.connection}`{paging}; "
                 f"for each record, as `item`:")
     if isinstance(step, SaveStep):
-        return f"Upsert `{step.source.source}` into the store's customers (batched transactions)."
+        return f"Upsert {_code(step.source.source)} into the store's customers (batched transactions)."
     if isinstance(step, WritebackStep):
-        key = ", ".join(f"{k} = `{e.source}`" for k, e in step.key)
+        key = ", ".join(f"{k} = {_code(e.source)}" for k, e in step.key)
         return f"Write back to the customer with {key}."
     return step.kind
 
@@ -129,7 +193,7 @@ def all_steps(steps: tuple[Any, ...]) -> Iterator[Any]:
 
 def _step_lines(steps: tuple[Any, ...], indent: str) -> Iterator[str]:
     for i, step in enumerate(steps, 1):
-        when = f" Only when `{step.when.source}`." if step.when is not None else ""
+        when = f" Only when {_code(step.when.source)}." if step.when is not None else ""
         notes = f" {step.notes.strip()}" if step.notes else ""
         yield f"{indent}{i}. **{step.id}** ({step.kind}): {_step_summary(step)}{when}{notes}"
         nested = getattr(step, "each", ()) or ()
@@ -153,31 +217,110 @@ def render_markdown(plan: Plan) -> str:
     out += ["## Steps", ""]
     out += list(_step_lines(plan.steps, ""))
     out.append("")
+    raw_steps = _raw_steps(plan)
     for step in all_steps(plan.steps):
         rules = step.rules if isinstance(step, MapStep | WritebackStep) else ()
         if not rules:
             continue
         title = getattr(step, "title", None) or f"Mapping table: {step.id}"
         out += [f"## {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows(rules)]
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |"
+                for row in rows(rules, _raw_rules(step, raw_steps.get(step.id)))]
         out.append("")
     return "\n".join(out)
 
 
-def render_html(plan: Plan) -> str:
-    body = []
-    for line in render_markdown(plan).splitlines():
-        if line.startswith("|---"):
+_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+_TABLE_SPLIT = re.compile(r"(?<!\\)\|")
+_ITEM = re.compile(r"^( *)(\d+\.|-) (.*)$")
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:80em;margin:1em auto;padding:0 1em}"
+         "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+         "th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
+         "code{background:#f4f4f4;padding:0 .2em}")
+
+
+def _inline(text: str) -> str:
+    """Markdown inline text (code spans, **strong**) as HTML; everything else escaped."""
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(_STRONG.sub(r"<strong>\1</strong>", html.escape(text[last:match.start()], quote=False)))
+        code = match.group(2)
+        if code.startswith(" ") and code.endswith(" ") and code.strip():
+            code = code[1:-1]
+        out.append(f"<code>{html.escape(code, quote=False)}</code>")
+        last = match.end()
+    out.append(_STRONG.sub(r"<strong>\1</strong>", html.escape(text[last:], quote=False)))
+    return "".join(out)
+
+
+def _html_table(lines: list[str]) -> list[str]:
+    def cells(line: str) -> list[str]:
+        return [c.strip().replace("\\|", "|") for c in _TABLE_SPLIT.split(line.strip()[1:-1])]
+    out = ["<table>", "<thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in cells(lines[0])) + "</tr></thead>",
+           "<tbody>"]
+    out += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells(line)) + "</tr>" for line in lines[2:]]
+    return out + ["</tbody>", "</table>"]
+
+
+def _html_list(lines: list[str]) -> list[str]:
+    """Numbered or bulleted items; deeper-indented items nest, other indented lines continue an item."""
+    out: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, tag) of the open lists
+    for line in lines:
+        match = _ITEM.match(line)
+        if match is None:  # a continuation line of the current item
+            out[-1] += " " + _inline(line.strip())
             continue
-        if line.startswith("| "):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split(" | ")]
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    return "<!doctype html>\n<meta charset=utf-8>\n<table>\n" + "\n".join(body) + "\n</table>\n"
+        indent, tag = len(match.group(1)), "ol" if match.group(2)[0].isdigit() else "ul"
+        while stack and stack[-1][0] > indent:
+            out[-1] += "</li>"
+            out.append(f"</{stack.pop()[1]}>")
+        if stack and stack[-1][0] == indent:
+            out[-1] += "</li>"
+        else:
+            out.append(f"<{tag}>")
+            stack.append((indent, tag))
+        out.append(f"<li>{_inline(match.group(3))}")
+    while stack:
+        out[-1] += "</li>"
+        out.append(f"</{stack.pop()[1]}>")
+    return out
+
+
+def render_html(plan: Plan) -> str:
+    """The same document as render_markdown, as a standalone HTML page."""
+    body: list[str] = []
+    blocks: list[list[str]] = [[]]
+    for line in render_markdown(plan).splitlines():
+        if line.strip():
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    for block in blocks:
+        if not block:
+            continue
+        first = block[0]
+        if first.startswith("#"):
+            level = len(first) - len(first.lstrip("#"))
+            body.append(f"<h{level}>{_inline(first.lstrip('#').strip())}</h{level}>")
+            block = block[1:]
+            if not block:
+                continue
+            first = block[0]
+        if first.startswith("|"):
+            body += _html_table(block)
+        elif _ITEM.match(first):
+            body += _html_list(block)
+        else:
+            # Free text from the spec: a paragraph, with any bulleted lines inside it as a list.
+            start = next((i for i, line in enumerate(block) if _ITEM.match(line)), len(block))
+            body.append("<p>" + " ".join(_inline(line.strip()) for line in block[:start]) + "</p>")
+            if start < len(block):
+                body += _html_list(block[start:])
+    return ("<!doctype html>\n<html lang=en>\n<meta charset=utf-8>\n"
+            f"<title>{html.escape(plan.title)}</title>\n<style>{STYLE}</style>\n"
+            + "\n".join(body) + "\n</html>\n")
 
 
 def render_docs(plan: Plan, fmt: str = "markdown") -> str:
