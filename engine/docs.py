@@ -51,6 +51,11 @@ def _literal(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _entry(value: Any) -> str:
+    """A value-table entry: text as it is, anything else as in YAML/JSON (true, null, 2.5)."""
+    return value if isinstance(value, str) else _literal(value)
+
+
 def _logic(rule: FieldRule) -> str:
     parts = []
     if rule.when is not None:
@@ -58,10 +63,10 @@ def _logic(rule: FieldRule) -> str:
     if rule.unless is not None:
         parts.append(f"Not when {_code(rule.unless.source)}.")
     if rule.values is not None:
-        table = ", ".join(f"{k} → {v}" for k, v in rule.values.items())
+        table = ", ".join(f"{_entry(k)} → {_entry(v)}" for k, v in rule.values.items())
         parts.append(f"Value table: {table}.")
         if rule.values_default is not MISSING:
-            parts.append(f"Other values → {json.dumps(rule.values_default)}.")
+            parts.append(f"Other values → {_literal(rule.values_default)}.")
     if rule.type:
         parts.append(f"Converted to {rule.type}.")
     if rule.max_length and rule.too_long == "error":
