@@ -267,12 +267,8 @@ def _register_optional() -> None:
         cli.add_command(store_group)
     except ImportError:
         pass
-    for module, name in ((".scaffold", "new"),):
-        try:
-            mod = __import__(f"engine{module}", fromlist=[name])
-            cli.add_command(getattr(mod, name))
-        except ImportError:
-            pass
+    from .scaffold import new
+    cli.add_command(new)
     # The demo names ERPs, so it lives in simulators/. Imported explicitly (it imports only click and
     # rich at load time): a broken demo module fails loudly instead of vanishing from the commands.
     from simulators.demo import demo
