@@ -162,7 +162,10 @@ def _step_summary(step: Any) -> str:
         verb = "GET" if step.transport_kind == "http" else f"Read the {step.format} file"
         return f"{verb} {_code(step.path.source)} on `{step.connection}`" + (" once per run" if step.once else "") + "."
     if isinstance(step, MapStep):
-        return f"Build `{step.id}` from {len(step.rules)} field rules (table below)."
+        # The rules below use the step's `let` names (`visit.City`): say what each one is.
+        names = "; ".join(f"`{name}` = {_code(expr.source)}" for name, expr in step.lets)
+        return (f"Build `{step.id}` from {len(step.rules)} field rules (table below)."
+                + (f" Names used by the rules: {names}." if names else ""))
     if isinstance(step, GenerateStep):
         start = f" starting at {_code(step.start.source)}" if step.start else ""
         return f"Next number of the durable sequence `{step.sequence}`{start}."

@@ -193,7 +193,7 @@ Sends an App4Sales customer to a small ERP and writes the ERP's code back.
 
 ## Steps
 
-1. **payload** (map): Build `payload` from 11 field rules (table below).
+1. **payload** (map): Build `payload` from 11 field rules (table below). Names used by the rules: `is_update` = `!is_empty(input.CustomerCode)`.
 2. **create** (send): POST `/customers` on `erp`. Outcomes: when `` response.status == `422` ``: error "ERP refused {{ input.CustomerName }}: {{ error_text(response.body) }}".
 3. **save_code** (writeback): Write back to the customer with CustomerGuid = `input.CustomerGuid`.
 
@@ -244,7 +244,7 @@ HTML = r"""<!doctype html>
 </table>
 <h2>Steps</h2>
 <ol>
-<li><strong>payload</strong> (map): Build <code>payload</code> from 11 field rules (table below).</li>
+<li><strong>payload</strong> (map): Build <code>payload</code> from 11 field rules (table below). Names used by the rules: <code>is_update</code> = <code>!is_empty(input.CustomerCode)</code>.</li>
 <li><strong>create</strong> (send): POST <code>/customers</code> on <code>erp</code>. Outcomes: when <code>response.status == `422`</code>: error "ERP refused {{ input.CustomerName }}: {{ error_text(response.body) }}".</li>
 <li><strong>save_code</strong> (writeback): Write back to the customer with CustomerGuid = <code>input.CustomerGuid</code>.</li>
 </ol>
