@@ -209,9 +209,37 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+MAX_TEMPLATE_RANGE = 10_000
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The Jinja sandbox, with the operators that can build huge values bounded before they run."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int) \
+                        and len(seq) * times > MAX_RENDERED_LENGTH:
+                    raise jinja2.exceptions.SecurityError(
+                        f"repeating a value {times} times would exceed {MAX_RENDERED_LENGTH} characters")
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
+            raise jinja2.exceptions.SecurityError("powers above 100 are not allowed in templates")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_range(*args: int) -> range:
+    values = range(*args)
+    if len(values) > MAX_TEMPLATE_RANGE:
+        raise jinja2.exceptions.SecurityError(f"range() of more than {MAX_TEMPLATE_RANGE} numbers")
+    return values
+
+
 def _environment() -> jinja2.Environment:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True, finalize=_finalize)
+    env = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False,
+                   keep_trailing_newline=True, finalize=_finalize)
+    env.globals["range"] = _bounded_range
     callables = jinja_callables()
     env.globals.update(callables)
     env.filters.update(callables)
@@ -266,6 +294,8 @@ def compile_template(source: str, names: Names | None = None) -> Template:
             raise EvaluationError(f"template blocked by the sandbox: {exc}") from None
         except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
             raise EvaluationError(f"template failed: {exc}") from None
+        except MemoryError:
+            raise EvaluationError("template failed: it needed more memory than there is") from None
         if len(text) > MAX_RENDERED_LENGTH:
             raise EvaluationError(f"template rendered more than {MAX_RENDERED_LENGTH} characters")
         return text

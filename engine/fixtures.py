@@ -69,7 +69,8 @@ def run_fixture(plan: Plan, fixture: Mapping[str, Any]) -> FixtureResult:
         if fixture.get("store"):
             store.import_document(fixture["store"], fixture.get("tenant", "default"))
         moment = dt.datetime.fromisoformat(fixture.get("now", "2026-01-01T12:00:00+00:00").replace("Z", "+00:00"))
-        services = Services(store=store, clock=lambda: moment, answer=answerer(fixture.get("responses") or {}))
+        services = Services(store=store, clock=lambda: moment, answer=answerer(fixture.get("responses") or {}),
+                            sleep=lambda seconds: None)
         problems: list[str] = []
         try:
             settings = resolve(plan.settings, fixture.get("settings"))

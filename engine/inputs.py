@@ -39,7 +39,10 @@ def parse_xml(text: str | bytes, force_list: Iterable[str] = (), what: str = "in
     except SafeET.ParseError as exc:
         raise InputError(f"{what} is not valid XML: {exc}") from None
     forced = frozenset(force_list)
-    return {_local(root.tag): _element(root, forced)}
+    try:
+        return {_local(root.tag): _element(root, forced)}
+    except RecursionError:
+        raise InputError(f"{what} XML is nested too deeply") from None
 
 
 def _local(tag: str) -> str:

@@ -83,6 +83,15 @@ class Journal:
         entry = self._last(step)
         return entry.detail.get("value") if entry and entry.status == "generated" else None
 
+    def seconds_since_uncertain(self, step: str) -> float | None:
+        """How long ago an earlier attempt sent this request without learning its outcome."""
+        entry = self._last(step)
+        if entry is None or entry.status not in ("sent", "uncertain") or entry.at is None:
+            return None
+        import datetime as dt
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
+        return max(0.0, (dt.datetime.now(dt.UTC) - at).total_seconds())
+
     @property
     def resumed(self) -> bool:
         return bool(self.earlier)

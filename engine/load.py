@@ -138,9 +138,41 @@ def load_text(text: str, file: str = "<spec>") -> LoadedSpec:
     from . import yamlfast
     try:
         composed = yamlfast.compose(text)
-        return LoadedSpec(composed.data, NodeSourceMap(file, composed.root))
+        loaded = LoadedSpec(composed.data, NodeSourceMap(file, composed.root))
     except yamlfast.Fallback:
-        return load_text_ruamel(text, file)
+        loaded = load_text_ruamel(text, file)
+    _check_expansion(loaded)
+    return loaded
+
+
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _check_expansion(spec: LoadedSpec) -> None:
+    """Refuse "billion laughs": aliases share values, but validating and compiling walk every use.
+
+    The expanded size is counted without expanding (each shared value's size is computed once).
+    """
+    sizes: dict[int, int] = {}
+
+    def size(value: Any) -> int:
+        if not isinstance(value, dict | list):
+            return 1
+        known = sizes.get(id(value))
+        if known is not None:
+            return known
+        children = value.values() if isinstance(value, dict) else value
+        total = 1 + sum(size(child) for child in children)
+        sizes[id(value)] = total
+        return total
+
+    try:
+        total = size(spec.data)
+    except RecursionError:
+        raise SpecError("the spec nests too deeply (a YAML alias inside itself?)", Location(spec.file, 1, 1)) from None
+    if total > MAX_EXPANDED_VALUES:
+        raise SpecError(f"the spec expands to {total:,} values, more than the limit of {MAX_EXPANDED_VALUES:,}",
+                        Location(spec.file, 1, 1), "YAML anchors and aliases are for small repeated parts")
 
 
 def load_text_ruamel(text: str, file: str = "<spec>") -> LoadedSpec:
@@ -178,12 +210,25 @@ def load_file(path: str | Path) -> LoadedSpec:
     return load_text(text, str(path))
 
 
-def to_plain(node: Any) -> Any:
-    """The ruamel tree as plain dict/list/str/int/float/bool/None, in document order."""
-    if isinstance(node, dict):
-        return {_plain_key(k): to_plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [to_plain(v) for v in node]
+def to_plain(node: Any, _shared: dict[int, Any] | None = None) -> Any:
+    """The ruamel tree as plain dict/list/str/int/float/bool/None, in document order.
+
+    A value reached again through an alias stays one shared value, as in the ruamel tree: copying
+    it per use would let a small spec of nested aliases expand exponentially right here.
+    """
+    shared = {} if _shared is None else _shared
+    if isinstance(node, dict | list):
+        if id(node) in shared:
+            return shared[id(node)]
+        if isinstance(node, dict):
+            out: Any = {}
+            shared[id(node)] = out
+            out.update((_plain_key(k), to_plain(v, shared)) for k, v in node.items())
+        else:
+            out = []
+            shared[id(node)] = out
+            out.extend(to_plain(v, shared) for v in node)
+        return out
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):

@@ -145,18 +145,23 @@ class Plan:
             run_key = (uuid.uuid4().hex if self.reads_in_bulk
                        else content_run_key(self.name, tenant, user, record, settings.values))
         original = record
-        record, raw = self.read_input(record)
         clock = services.clock
-        scope: dict[str, Any] = {"input": record, "raw": raw, "settings": settings.values, "user": user,
-                                 "tenant": tenant, "now": iso(clock())}
         journaled = services.store is not None and not services.dry_run
         journal = Journal.open(services.store if journaled else None, run_key, self.name, settings)
         finished = journal.finished()
         if finished is not None:
             message = str(finished.detail.get("result", ""))
             return Result(message, [], [], {}, None, None, [], replayed=True)
+        scope: dict[str, Any] = {"input": None, "raw": None, "settings": settings.values, "user": user,
+                                 "tenant": tenant, "now": iso(clock())}
         run = Run(scope, services, settings, self.name, run_key, trace=[] if explain else None,
-                  journal=journal if journaled else None)
+                  journal=journal if journaled else None, step="input")
+        try:
+            record, raw = self.read_input(record)
+        except InputError as exc:  # refused data is kept for replay like any other failure
+            _failed(journal, run, exc, original)
+            raise
+        scope["input"], scope["raw"] = record, raw
         token = CLOCK.set(clock)
         try:
             journal.record("", "resumed" if journal.resumed else "started")

@@ -8,6 +8,7 @@ A `Run` is created per record and never shared between threads; the Plan itself 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class Services:
     # Preview: nothing is written, sequences are only peeked at.
     dry_run: bool = False
     progress: Callable[[int], None] | None = None  # told the number of records read so far
+    sleep: Callable[[float], None] = time.sleep  # fixtures pass a no-op: their answers never lag
 
 
 @dataclass

@@ -94,7 +94,8 @@ def convert(decl: SettingDecl, value: Any) -> Any:
                 return [_text(v).strip() for v in value if _text(v).strip()]
             return [p.strip() for p in _text(value).split(",") if p.strip()]
     except (TypeError, ValueError):
-        raise SettingsError(f"{value!r} is not a valid {kind}", decl.name) from None
+        shown = "the value given" if decl.secret else repr(value)
+        raise SettingsError(f"{shown} is not a valid {kind}", decl.name) from None
     raise SettingsError(f"unknown type {kind}", decl.name)
 
 
@@ -103,6 +104,20 @@ def resolve(decls: Mapping[str, SettingDecl], given: Mapping[str, Any] | None,
     """Typed values for every declared setting, from `given`, the environment and defaults."""
     environ = os.environ if environ is None else environ
     given = dict(given or {})
+    # Every secret given, known before any check can fail: a message about another setting (a
+    # secret pasted into the wrong field) must not print it either.
+    known = [environ.get(v[4:], "") if isinstance(v, str) and v.startswith("env:") else _text(v)
+             for name, v in given.items() if name in decls and decls[name].secret and v not in (None, "")]
+    try:
+        return _resolve(decls, given, environ)
+    except SettingsError as exc:
+        message = str(exc)
+        for secret in sorted((s for s in known if len(s) >= 3), key=len, reverse=True):
+            message = message.replace(secret, "***")
+        raise SettingsError(message) from None
+
+
+def _resolve(decls: Mapping[str, SettingDecl], given: dict[str, Any], environ: Mapping[str, str]) -> Settings:
     values: dict[str, Any] = {}
     secrets: list[str] = []
     for name, decl in decls.items():

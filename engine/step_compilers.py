@@ -165,7 +165,7 @@ def _detect(c: Compiler, raw: Any, path: list[PathPart], roots: Roots, default_f
     if path_tpl is None or found is None:
         return None
     return Detect(raw.get("method", "GET"), path_tpl, _pairs_template(c, raw.get("params"), [*path, "params"], roots),
-                  raw.get("response", default_format), found, as_response)
+                  raw.get("response", default_format), found, as_response, float(raw.get("settle", 5.0)))
 
 
 def compile_check(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:

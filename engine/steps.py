@@ -203,6 +203,7 @@ class Detect:
     response_format: str
     found: Expr
     as_response: Expr | None
+    settle: float = 5.0  # seconds the ERP may still need for a request whose answer was lost
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,12 @@ class SendStep(Step):
                                      "path": path, "replayed": True})
                 return saved
             if journal.uncertain(self.id) and not self._idempotent:
+                # An earlier attempt's answer was lost. Give the ERP its settle time since then,
+                # ask; only if it has no such record is the request sent (again).
+                if self.detect is not None:
+                    waited = journal.seconds_since_uncertain(self.id)
+                    if waited is not None and waited < self.detect.settle:
+                        run.services.sleep(self.detect.settle - waited)
                 found = self._detected(run)
                 if found is not None:
                     return found
@@ -284,28 +291,31 @@ class SendStep(Step):
         return self.method in ("GET", "PUT", "DELETE")
 
     def _send(self, run: Run, request: HttpRequest) -> HttpResponse | dict[str, Any]:
-        """Send; after an uncertain outcome, ask the detect rule before ever sending again."""
+        """Send once; after an uncertain outcome, ask the detect rule, never send again here.
+
+        A request whose answer was lost may still be in progress at the ERP, so "not found" right
+        after it proves nothing: this run stops as uncertain (kept as a dead letter), and the next
+        attempt of the same run asks again after the rule's settle time before it ever resends.
+        """
         journal = run.journal
-        attempts = 1 if (self._idempotent or self.detect is None) else 3
-        for attempt in range(1, attempts + 1):
+        if journal is not None:
+            journal.record(self.id, "sent")
+        try:
+            return call_http(run, self.id, self.connection, request, self.example)
+        except UncertainOutcome as exc:
             if journal is not None:
-                journal.record(self.id, "sent", attempt=attempt)
-            try:
-                return call_http(run, self.id, self.connection, request, self.example)
-            except UncertainOutcome as exc:
-                if journal is not None:
-                    journal.record(self.id, "uncertain", error=str(exc))
-                if self.detect is None or self._idempotent:
-                    raise UncertainOutcome(run.settings.redact(
-                        f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
-                        "(add a detect: rule to let the engine find out)")) from None
-                found = self._detected(run)
-                if found is not None:
-                    return found
-                if attempt == attempts:
-                    raise UncertainOutcome(run.settings.redact(f"{self.id}: {exc}; still uncertain after "
-                                                               f"{attempts} attempts")) from None
-        raise AssertionError("unreachable")
+                journal.record(self.id, "uncertain", error=str(exc))
+            if self.detect is None or self._idempotent:
+                raise UncertainOutcome(run.settings.redact(
+                    f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
+                    "(add a detect: rule to let the engine find out)")) from None
+            run.services.sleep(self.detect.settle)
+            found = self._detected(run)
+            if found is not None:
+                return found
+            raise UncertainOutcome(run.settings.redact(
+                f"{self.id}: {exc}; not found by the detect rule yet, so it is not sent again now: "
+                "the next attempt of this run (e.g. specbridge replay) asks again first")) from None
 
     def _detected(self, run: Run) -> dict[str, Any] | None:
         """Run the detect rule: the record an earlier request created, shaped as this step's answer.
