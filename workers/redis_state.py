@@ -5,6 +5,11 @@ still runs (Redis hands out a task again once its visibility timeout passes) wai
 running beside it; the lock expires with the visibility timeout and is renewed while the run
 lasts, so a killed worker's lock is gone by the time its task comes back.
 
+Token store per tenant: rotating refresh tokens are kept in the store under "<tenant>/<key>"
+(tenant "default" under the plain key, as `specbridge run` keeps them), and a refresh (read the
+token, ask for a new one, save it) holds a lock in Redis, so two workers never spend the same
+refresh token.
+
 Rate bucket: a token bucket per tenant and connection, shared by every worker. Each request
 takes a token; when there is none the caller sleeps until its token is due (one round trip, the
 wait computed atomically in a Lua script on Redis' own clock). Burst: one second's worth.
@@ -19,6 +24,8 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+from engine.errors import ConnectError
 
 # KEYS[1] bucket; ARGV: rate per second, burst. Returns the seconds to wait, as text (Lua numbers
 # come back from Redis as integers). The token is reserved even when it is not yet there, so
@@ -91,6 +98,17 @@ class Shared:
             with contextlib.suppress(Exception):
                 self._release(keys=[key], args=[token])
 
+    def hold_refresh(self, name: str, wait: float) -> None:
+        """Take the refresh lock of a token (waiting for another worker's refresh to end)."""
+        release_refresh()
+        key, token = f"{self.prefix}:refresh:{name}", uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while not self.client.set(key, token, nx=True, px=int(wait * 1000)):
+            if time.monotonic() > deadline:  # nothing was sent: the run may be retried as it is
+                raise ConnectError(f"another worker has been refreshing token {name} for {wait:.0f} s")
+            time.sleep(0.05)
+        _REFRESH.held = (self, key, token)
+
     # --- dispatch marks ------------------------------------------------------------------------
     def first_time(self, name: str, ttl: int = 7 * 24 * 3600) -> bool:
         """True for the first caller only: makes "send this task" happen once per name."""
@@ -123,6 +141,43 @@ def forget_status() -> None:
     _LAST.status = None
 
 
+class TenantTokens:
+    """The store's token methods as one tenant's connections see them (see the module docstring).
+
+    The transport reads a stored token only to refresh it, so `load_token` takes the refresh lock;
+    `save_token` or the end of the request that refreshed (`Observed.send`) gives it back.
+    """
+
+    def __init__(self, store: Any, tenant: str, shared: Shared | None, wait: float = 60.0) -> None:
+        self._store, self._tenant, self._shared, self._wait = store, tenant, shared, wait
+
+    def _key(self, key: str) -> str:
+        return key if self._tenant == "default" else f"{self._tenant}/{key}"
+
+    def load_token(self, key: str) -> str | None:
+        if self._shared is not None:
+            self._shared.hold_refresh(self._key(key), self._wait)
+        return self._store.load_token(self._key(key))
+
+    def save_token(self, key: str, value: str) -> None:
+        try:
+            self._store.save_token(self._key(key), value)
+        finally:
+            release_refresh()
+
+
+_REFRESH = threading.local()  # (shared, lock key, token) of the refresh lock this thread holds
+
+
+def release_refresh() -> None:
+    held = getattr(_REFRESH, "held", None)
+    _REFRESH.held = None
+    if held is not None:
+        shared, key, token = held
+        with contextlib.suppress(Exception):
+            shared._release(keys=[key], args=[token])
+
+
 class Observed:
     """A transport seen through the worker: each send/fetch first takes a token from the
     tenant's bucket (when the connection is limited), and the answer's status is remembered."""
@@ -138,7 +193,10 @@ class Observed:
 
     def send(self, *args: Any, **kwargs: Any) -> Any:
         self._throttle()
-        answer = self._transport.send(*args, **kwargs)
+        try:
+            answer = self._transport.send(*args, **kwargs)
+        finally:
+            release_refresh()  # a refresh that failed before saving a token
         status = getattr(answer, "status", None)
         _LAST.status = status if isinstance(status, int) else None
         return answer

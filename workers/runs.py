@@ -39,7 +39,7 @@ from engine.journal import content_run_key
 from engine.settings import resolve
 
 from .config import Config
-from .redis_state import Shared, ThrottledConnections, forget_status, last_status
+from .redis_state import Shared, TenantTokens, ThrottledConnections, forget_status, last_status
 from .tenants import check_tenant, limits_for, settings_for
 
 PAYLOAD_VERSION = 1
@@ -159,7 +159,8 @@ class Runtime:
             if found is not None and found[0] is plan:
                 self._connections.move_to_end(digest)
                 return found[1]
-        opened = Connections(plan.connections, resolve(plan.settings, settings), plan.name, self.store)
+        tokens = TenantTokens(self.store, tenant, self.shared)
+        opened = Connections(plan.connections, resolve(plan.settings, settings), plan.name, tokens)  # type: ignore[arg-type]
         wrapped = ThrottledConnections(opened, self.shared, tenant, limits)
         with self._lock:
             old = self._connections.pop(digest, None)

@@ -168,3 +168,51 @@ def test_a_specter_create_whose_answer_was_lost_is_found_by_its_detect_rule(tmp_
         assert creates(sim) == 0
     finally:
         store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_rotating_refresh_tokens_are_kept_per_tenant(config, settings_dir, store_url):
+    """Two tenants on one flow, each with its own AccountView and refresh token, in a shared store.
+
+    Each run gets a fresh Runtime (as a new worker process would: no access token in memory), so
+    every run refreshes with the token the store holds for its tenant.
+    """
+    from simulators.accountview import AccountViewSimulator
+    from workers.runs import Runtime, flow_payload, run_flow
+
+    spec = SPECTER.parents[1] / "accountview" / "create-customer.yaml"
+    flow = "accountview-create-customer"
+    sims = {tenant: AccountViewSimulator(f"app-{tenant}", f"secret-{tenant}", f"refresh-0-{tenant}", company)
+            for tenant, company in (("acme", "c0ffee"), ("globex", "beef00"))}
+    store = engine.open_store(store_url)
+    for tenant in sims:
+        store.import_document({"customers": [{"CustomerGuid": f"g-{tenant}-{i}", "CustomerCode": "",
+                                              "CustomerName": f"{tenant} {i}",
+                                              "ContactPersons": [{"FirstName": "A", "LastName": f"B{i}",
+                                                                  "Email": f"a{i}@{tenant}.example"}]}
+                                             for i in range(2)]}, tenant)
+    try:
+        with sims["acme"].serve() as acme_server, sims["globex"].serve() as globex_server:
+            for tenant, server in (("acme", acme_server), ("globex", globex_server)):
+                sim = sims[tenant]
+                write_settings(settings_dir, tenant, flow, {
+                    "BaseUrl": f"{server.url}/api/v3", "ClientId": f"app-{tenant}", "ClientSecret": f"secret-{tenant}",
+                    "RefreshToken": f"refresh-0-{tenant}", "CompanyId": sim.company_id})
+            plan = engine.load_spec(spec)
+            results = []
+            for i, tenant in ((0, "acme"), (0, "globex"), (1, "acme"), (1, "globex")):
+                record = f"<NewCustomers><Customer><customerGuid>g-{tenant}-{i}</customerGuid></Customer></NewCustomers>"
+                rt = Runtime(config)
+                try:
+                    payload = flow_payload(plan, str(spec), record.encode(), tenant=tenant, user=None, run_key=None)
+                    results.append(run_flow(rt, payload)["result"])
+                finally:
+                    rt.close()
+        assert results == ["Succes: 500000", "Succes: 500000", "Succes: 500001", "Succes: 500001"]
+        for tenant, sim in sims.items():
+            assert sim.refresh_count == 2 and sim.faults.fired == []
+            assert store.load_token(f"{tenant}/{flow}:accountview") == sim.current_refresh_token
+        assert store.load_token(f"{flow}:accountview") is None  # nothing under the shared, tenant-less key
+    finally:
+        store.close()

@@ -14,7 +14,15 @@ from scale_helpers import SPECTER, SPECTER_FLOW
 import engine
 from engine.errors import AuthError, ConnectError, FlowError, RemoteError, SettingsError, StoreError
 from workers.config import Config, parse_rate, parse_rate_limits
-from workers.redis_state import Busy, Shared, ThrottledConnections, forget_status, last_status
+from workers.redis_state import (
+    Busy,
+    Shared,
+    TenantTokens,
+    ThrottledConnections,
+    forget_status,
+    last_status,
+    release_refresh,
+)
 from workers.runs import decode_record, encode_record, flow_payload, transient
 from workers.tenants import check_tenant, limits_for, settings_for
 
@@ -201,3 +209,46 @@ def test_first_time_marks(shared: Shared) -> None:
     assert shared.first_time("sync-1:gen:range:0")
     assert not shared.first_time("sync-1:gen:range:0")
     assert shared.first_time("sync-1:gen:range:1")
+
+
+def test_tokens_are_kept_per_tenant_and_refreshed_one_worker_at_a_time(shared: Shared) -> None:
+    class Store:
+        def __init__(self) -> None:
+            self.tokens: dict[str, str] = {"flow:erp": "plain-r0"}
+
+        def load_token(self, key: str) -> str | None:
+            return self.tokens.get(key)
+
+        def save_token(self, key: str, value: str) -> None:
+            self.tokens[key] = value
+
+    store = Store()
+    TenantTokens(store, "default", shared).save_token("flow:erp", "default-r1")
+    acme = TenantTokens(store, "acme", shared)
+    assert acme.load_token("flow:erp") is None  # not the default tenant's token
+    acme.save_token("flow:erp", "acme-r1")
+    assert store.tokens == {"flow:erp": "default-r1", "acme/flow:erp": "acme-r1"}
+
+    # Two workers refreshing at once: the second reads the token the first saved, never the same one.
+    spent: list[str] = []
+
+    def refresh(name: str) -> None:
+        tokens = TenantTokens(store, "acme", shared, wait=5)
+        current = tokens.load_token("flow:erp")
+        spent.append(current)
+        time.sleep(0.2)
+        tokens.save_token("flow:erp", f"{current}+{name}")
+
+    threads = [threading.Thread(target=refresh, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(spent)) == 2 and spent[0] == "acme-r1"
+    assert store.tokens["acme/flow:erp"] in ("acme-r1+a+b", "acme-r1+b+a")
+
+    # A refresh whose request failed before a token was saved gives the lock back too.
+    TenantTokens(store, "acme", shared, wait=1).load_token("flow:erp")
+    release_refresh()
+    assert TenantTokens(store, "acme", shared, wait=1).load_token("flow:erp")
+    release_refresh()
