@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ftplib
 import io
+import posixpath
 import socket
 import ssl
 import threading
@@ -20,7 +21,7 @@ from engine.errors import AuthError, ConnectError, TransportError
 from transports import logs
 from transports.base import FileServerConfig, FileUpload, redact
 from transports.logs import log
-from transports.paths import resolve, temp_path
+from transports.paths import resolve, stale_temps, temp_path
 
 _FULL = ("452", "552")  # "insufficient storage" / "exceeded storage allocation"
 
@@ -79,6 +80,9 @@ class FtpTransport:
                 self._drop()
                 self._discard(temp)
                 raise self._translate(exc, final, "upload failed") from None
+            with contextlib.suppress(*ftplib.all_errors):  # litter of killed uploads: best effort
+                for stale in stale_temps(ftp.nlst(posixpath.dirname(final)), final, temp):
+                    ftp.delete(stale)
         log.debug("uploaded %d bytes to %s", len(upload.content), self._where(final))
         return final
 

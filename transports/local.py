@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from engine.errors import TransportError
 from transports.base import FileServerConfig, FileUpload
-from transports.paths import resolve, temp_path
+from transports.paths import resolve, stale_temps, temp_path
 
 _REASONS = {
     errno.ENOSPC: "the disk is full",
@@ -58,6 +58,9 @@ class LocalFileTransport:
         except OSError as exc:
             _discard(temp)
             raise _error("upload failed", target, exc) from None
+        with contextlib.suppress(OSError):  # litter of killed uploads: best effort
+            for stale in stale_temps(os.listdir(target.parent), target.name, temp.name):
+                (target.parent / os.path.basename(stale)).unlink()
         return remote
 
     def fetch(self, path: str) -> bytes:

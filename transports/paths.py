@@ -9,6 +9,7 @@ C string, a backslash is a separator on Windows servers).
 from __future__ import annotations
 
 import posixpath
+import re
 import secrets
 
 from engine.errors import InputError
@@ -63,6 +64,26 @@ def resolve(folder: str, path: str) -> str:
             raise InputError(f"unsafe path {path!r}: outside the folder {base!r}", field="path")
         return final
     return posixpath.join(base, *parts)
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.part$")
+
+
+def stale_temps(entries: list[str], final: str, own: str) -> list[str]:
+    """Temporary files of earlier uploads of `final` that never finished (their process died).
+
+    Run after our own upload of the same file succeeded: whatever they held is superseded, and a
+    killed process would otherwise leave its hidden `.part` file in the folder for good.
+    """
+    folder, name = posixpath.split(final)
+    own_name = posixpath.basename(own)
+    stale = []
+    for entry in entries:
+        base = posixpath.basename(entry)
+        match = _TEMP.match(base)
+        if match and match.group("name") == name and base != own_name:
+            stale.append(posixpath.join(folder, base))
+    return stale
 
 
 def temp_path(final: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import posixpath
 import threading
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from engine.errors import AuthError, ConnectError, TransportError
 from transports import logs
 from transports.base import FileServerConfig, FileUpload, redact
 from transports.logs import log
-from transports.paths import resolve, temp_path
+from transports.paths import resolve, stale_temps, temp_path
 
 _REASONS = {
     errno.ENOENT: "no such file or folder",
@@ -72,6 +73,9 @@ class SftpTransport:
                 self._drop()
                 self._discard(temp)
                 raise self._translate(exc, final, "upload failed") from None
+            with contextlib.suppress(*_ERRORS):  # litter of killed uploads: best effort
+                for stale in stale_temps(sftp.listdir(posixpath.dirname(final)), final, temp):
+                    sftp.remove(stale)
         log.debug("uploaded %d bytes to %s", len(upload.content), self._where(final))
         return final
 
