@@ -93,6 +93,7 @@ def enqueue(spec_path: str | Path, record: Any, *, tenant: str = "default", user
         payload = sync_payload(plan, spec, record, tenant=tenant, user=user, run_key=run_key,
                                pages_per_task=pages_per_task, parallel=parallel)
         from .app import TASK_SYNC, app_for
+        _reachable(config)
         sent = app_for(config).send_task(TASK_SYNC, args=[payload], queue=config.queue)
         return Enqueued(payload["run_key"], plan.name, "sync", config, task_id=sent.id)
     if run_key is None and plan.reads_in_bulk:
@@ -102,8 +103,30 @@ def enqueue(spec_path: str | Path, record: Any, *, tenant: str = "default", user
         outcome = run_flow(runtime(config), payload)
         return Enqueued(payload["run_key"], plan.name, "flow", config, result=outcome)
     from .app import TASK_FLOW, app_for
+    _reachable(config)
     sent = app_for(config).send_task(TASK_FLOW, args=[payload], queue=config.queue)
     return Enqueued(payload["run_key"], plan.name, "flow", config, task_id=sent.id)
+
+
+_REACHED: set[str] = set()
+
+
+def _reachable(config: Config) -> None:
+    """Fail fast, in one line, when the broker is down (Celery would retry for a long while first)."""
+    url = config.redis_url or ""
+    if url in _REACHED:
+        return
+    import redis
+
+    from engine.store.connect import safe_url
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise SpecbridgeError(f"broker {safe_url(url)} is not reachable: {exc}") from None
+    finally:
+        client.close()
+    _REACHED.add(url)
 
 
 def _plan(spec: str) -> engine.Plan:

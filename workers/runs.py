@@ -190,6 +190,10 @@ class Runtime:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            if self._shared is not None:
+                with contextlib.suppress(Exception):
+                    self._shared.client.close()
+                self._shared = None
 
 
 _RUNTIMES: dict[tuple[int, Config], Runtime] = {}
