@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/specbridge demo
 
 test: $(STAMP)
-	$(BIN)/ruff check engine transports tests bench
+	$(BIN)/ruff check engine transports simulators workers tests bench
 	$(BIN)/specbridge validate mappings/
 	$(BIN)/python -m pytest -q
 
@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine transports tests bench
+	$(BIN)/ruff check engine transports simulators workers tests bench
 
 validate: $(STAMP)
 	$(BIN)/specbridge validate mappings/

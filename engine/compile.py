@@ -4,6 +4,7 @@ resolved here, once; all problems of a spec are collected and reported together,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,7 +249,7 @@ class Compiler:
             return (template_source(tpl), tpl.source, (), None) if tpl else None
         if kind == "value":
             constant = raw["value"]
-            return (lambda scope: constant), repr(constant), (), None
+            return (lambda scope: constant), json.dumps(constant, ensure_ascii=False, default=str), (), None
         if kind == "coalesce":
             exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
             if any(e is None for e in exprs):
@@ -262,7 +263,7 @@ class Compiler:
                     if not is_empty(value):
                         return value
                 return None
-            return coalesce, " | ".join(e.source for e in exprs if e), (), None
+            return coalesce, "; ".join(e.source for e in exprs if e), (), None
         if kind == "cases":
             return self._cases(raw["cases"], [*path, "cases"], roots)
         if kind == "fields":
@@ -306,7 +307,7 @@ class Compiler:
                 value_fn, shown = expr.evaluate, expr.source
             else:
                 constant = case.get("value")
-                value_fn, shown = (lambda scope, c=constant: c), repr(constant)
+                value_fn, shown = (lambda scope, c=constant: c), json.dumps(constant, ensure_ascii=False, default=str)
             compiled.append((when.evaluate if when else None, value_fn))
             texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
         pairs = tuple(compiled)

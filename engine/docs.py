@@ -95,9 +95,8 @@ def _source(rule: FieldRule, raw: Any = None) -> str:
             return "Cases: " + "; ".join(_case(case) for case in spelled["cases"])
         return "Cases: " + rule.source_text
     if rule.source_kind == "coalesce":
-        # The compiled text joins the alternatives with " | ", which is also jmespath's pipe:
-        # only the spec itself says where one alternative ends.
-        alternatives = spelled.get("coalesce") or rule.source_text.split(" | ")
+        # The spec itself says where one alternative ends (an alternative may contain "; ").
+        alternatives = spelled.get("coalesce") or rule.source_text.split("; ")
         return "First non-empty of " + ", ".join(_code(str(e).strip()) for e in alternatives)
     return _code(rule.source_text)
 

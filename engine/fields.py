@@ -140,13 +140,13 @@ class FieldRule:
         if self.values is not None:
             before = value
             value, hit = self._lookup(value)
-            notes.append(f"value table {'hit' if hit else 'miss'}: {before!r} -> {value!r}")
+            notes.append(f"value table {'hit' if hit else 'miss'}: {_shown(before)} -> {_shown(value)}")
         if self.default is not MISSING and is_empty(value):
             value = self.default
-            notes.append(f"default used: {value!r}")
+            notes.append(f"default used: {_shown(value)}")
         if self.default_from is not None and is_empty(value):
             value = self.default_from.evaluate(scope)
-            notes.append(f"default from {self.default_from.source}: {value!r}")
+            notes.append(f"default from {self.default_from.source}: {_shown(value)}")
         value = self._convert(value, scope)
         if self.max_length is not None:
             fitted = self._fit(value, scope)
@@ -162,6 +162,12 @@ class FieldRule:
         if notes:
             entry["outcome"] = "; ".join(notes)
         return value
+
+
+def _shown(value: Any) -> str:
+    """A value as a consultant writes it in a spec or sees it in a payload: JSON, not Python."""
+    import json
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _to_bool(value: Any) -> bool:

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jmespath.exceptions import JMESPathError
+
 from transports.base import FileUpload, HttpRequest, HttpResponse
 
 from .errors import FlowError, InputError, TransportError, UncertainOutcome
-from .expressions import Expr, Template, truthy
+from .expressions import EvaluationError, Expr, Template, truthy
 from .fields import FieldRule, explain_object, object_builder
 from .functions import _text, is_empty
 from .inputs import parse_csv, parse_json, parse_xml
@@ -53,7 +55,10 @@ class MapStep(Step):
             for name, expr in self.lets:
                 scope[name] = expr.evaluate(scope)
         if run.trace is not None:
-            return explain_object(self.rules, scope, run.trace)
+            start = len(run.trace)
+            built = explain_object(self.rules, scope, run.trace)
+            run.trace[start:] = [{"step": self.id, **entry} for entry in run.trace[start:]]
+            return built
         return self._build(scope)  # type: ignore[attr-defined]
 
 
@@ -276,8 +281,8 @@ class SendStep(Step):
                   "error": None}
         try:
             decided = self._decide(run, parsed, response)
-        except FlowError:
-            if journal is not None:
+        except (FlowError, EvaluationError, JMESPathError):
+            if journal is not None:  # answered, so not uncertain: a retry may send it again
                 journal.record(self.id, "failed", status=response.status)
             raise
         if journal is not None:
@@ -365,7 +370,12 @@ class SendStep(Step):
         for outcome in self.outcomes:
             if truthy(outcome.when.evaluate(scope)):
                 if outcome.error is not None:
-                    raise FlowError(run.settings.redact(outcome.error.render(scope)), self.id)
+                    try:
+                        message = outcome.error.render(scope)
+                    except EvaluationError:  # the answer was not shaped as the message expects
+                        body = raw.text[:300] if raw is not None else str(response.get("error"))
+                        message = f"{self.id}: answered {response.get('status')}: {body}"
+                    raise FlowError(run.settings.redact(message), self.id)
                 return response
         if response.get("error"):
             raise FlowError(f"{self.id}: {response['error']}", self.id)

@@ -337,9 +337,9 @@ def test_explain_says_why() -> None:
     result = EVERY_RULE.preview({"A": "", "B": "abcdef", "Flag": False, "N": 12345, "Contacts": []}, explain=True)
     trace = {entry["field"]: entry for entry in result.trace or []}
     assert trace["when"]["outcome"] == "omitted: when input.Flag is false"
-    assert trace["default"]["outcome"] == "default used: 'dflt'"
+    assert trace["default"]["outcome"] == "default used: \"dflt\""
     assert trace["max_length"]["outcome"] == "truncated from 6 to 2 characters"
-    assert trace["values_default"]["outcome"] == "value table miss: '' -> 'other'"
+    assert trace["values_default"]["outcome"] == "value table miss: \"\" -> \"other\""
     assert trace["omit_empty"]["outcome"] == "omitted because empty"
 
 

@@ -145,9 +145,6 @@ def test_tasks_carry_no_settings_and_failures_retry_or_become_dead_letters(worke
     close_runtimes()
 
 
-@pytest.mark.xfail(strict=True, reason="bug in mappings/specter/create-customer.yaml: its detect GET has no "
-                   "useXML=2, so Specter answers plain text (1;10001;Customer found), the rule's XML path finds "
-                   "nothing, and the resumed run creates the customer a second time")
 def test_a_specter_create_whose_answer_was_lost_is_found_by_its_detect_rule(tmp_path: Path) -> None:
     """What a redelivered task meets after a worker died between Specter's commit and its answer."""
     store = engine.open_store(f"sqlite:///{tmp_path / 'store.db'}")

@@ -72,54 +72,64 @@ EXPLAIN = r"""{
   ],
   "explain": [
     {
+      "step": "payload",
       "field": "code",
       "rule": "from: input.CustomerCode",
       "outcome": "omitted: when is_update is false"
     },
     {
+      "step": "payload",
       "field": "name",
       "rule": "from: input.CustomerName",
       "value": "Bakkerij d",
       "outcome": "truncated from 27 to 10 characters"
     },
     {
+      "step": "payload",
       "field": "kind",
-      "rule": "value: 'C'",
+      "rule": "value: \"C\"",
       "value": "C"
     },
     {
+      "step": "payload",
       "field": "email",
-      "rule": "coalesce: input.Email | input.ContactPersons[?!is_empty(Email)] | [0].Email",
+      "rule": "coalesce: input.Email; input.ContactPersons[?!is_empty(Email)] | [0].Email",
       "value": "ann@korenaar.example"
     },
     {
+      "step": "payload",
       "field": "language",
       "rule": "from: lower(input.LanguageCode || '')",
       "value": "nl-NL",
-      "outcome": "value table hit: 'nl' -> 'nl-NL'"
+      "outcome": "value table hit: \"nl\" -> \"nl-NL\""
     },
     {
+      "step": "payload",
       "field": "discount",
       "rule": "from: input.Discount",
       "value": 0,
       "outcome": "default used: 0"
     },
     {
+      "step": "payload",
       "field": "segment",
-      "rule": "cases: 'wholesale' when input.Discount > `10`; 'retail' otherwise",
+      "rule": "cases: \"wholesale\" when input.Discount > `10`; \"retail\" otherwise",
       "value": "retail"
     },
     {
+      "step": "payload",
       "field": "fax",
       "rule": "from: input.Fax",
       "outcome": "omitted because empty"
     },
     {
+      "step": "payload",
       "field": "label",
       "rule": "template: {{ input.CustomerName }} ({{ input.City or '?' }})",
       "value": "Bakkerij de Gouden Korenaar (Utrecht)"
     },
     {
+      "step": "payload",
       "field": "address",
       "rule": "fields: (object)",
       "value": {
@@ -128,17 +138,20 @@ EXPLAIN = r"""{
       }
     },
     {
+      "step": "payload",
       "field": "address.city",
       "rule": "from: input.City",
       "value": "Utrec",
       "outcome": "truncated from 7 to 5 characters"
     },
     {
+      "step": "payload",
       "field": "address.country",
-      "rule": "value: 'NL'",
+      "rule": "value: \"NL\"",
       "value": "NL"
     },
     {
+      "step": "payload",
       "field": "contacts",
       "rule": "each: input.ContactPersons",
       "value": [
@@ -153,26 +166,30 @@ EXPLAIN = r"""{
       ]
     },
     {
+      "step": "payload",
       "field": "contacts[].name",
       "rule": "from: item.FullName",
       "value": "Jan Jansen"
     },
     {
+      "step": "payload",
       "field": "contacts[].main",
       "rule": "from: item.IsMainContact",
       "value": "Y",
-      "outcome": "value table hit: True -> 'Y'"
+      "outcome": "value table hit: true -> \"Y\""
     },
     {
+      "step": "payload",
       "field": "contacts[].name",
       "rule": "from: item.FullName",
       "value": "Ann Smith"
     },
     {
+      "step": "payload",
       "field": "contacts[].main",
       "rule": "from: item.IsMainContact",
       "value": "N",
-      "outcome": "value table miss: None -> 'N'"
+      "outcome": "value table miss: null -> \"N\""
     }
   ]
 }
