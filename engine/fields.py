@@ -164,6 +164,18 @@ class FieldRule:
         return value
 
 
+def _blank(value: Any) -> bool:
+    """is_empty, with the common cases first and no call for them."""
+    if value is None:
+        return True
+    cls = value.__class__
+    if cls is str:
+        return not value or value.isspace()
+    if cls is list or cls is dict:
+        return not value
+    return is_empty(value)
+
+
 def _shown(value: Any) -> str:
     """A value as a consultant writes it in a spec or sees it in a payload: JSON, not Python."""
     import json
@@ -239,55 +251,55 @@ def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
 
     if not (has_values or has_default or default_fn or convert or n is not None or required or omit_empty):
         body = source
-    elif cut and not (has_values or has_default or default_fn or convert or required):
+    elif cut and not (has_values or default_fn or convert or required):
+        # The common text field: [default], max_length, [omit_empty], often on a two-name path.
+        fetch = source
         if rule.path2 is not None:
             a, b = rule.path2
 
-            def body(scope: Mapping[str, Any]) -> Any:  # "max_length [+ omit_empty]" on a.b, inlined
+            def fetch(scope: Mapping[str, Any]) -> Any:
                 first = scope.get(a)
-                value = first.get(b) if isinstance(first, dict) else None
-                if value.__class__ is str:
-                    if len(value) > n:
-                        value = value[:n]
-                    if omit_empty and (not value or value.isspace()):  # is_empty, inlined
-                        return OMIT
-                    return value
-                if value.__class__ is dict or value.__class__ is list:
-                    fit(value, scope)  # raises: not text
-                if omit_empty and is_empty(value):
+                return first.get(b) if isinstance(first, dict) else None
+
+        def body(scope: Mapping[str, Any]) -> Any:
+            value = fetch(scope)
+            if value.__class__ is str:
+                if has_default and (not value or value.isspace()):
+                    value = default
+                    if value.__class__ is not str:
+                        return OMIT if omit_empty and _blank(value) else value
+                if len(value) > n:
+                    value = value[:n]
+                if omit_empty and (not value or value.isspace()):  # is_empty, inlined
                     return OMIT
                 return value
-        else:
-            def body(scope: Mapping[str, Any]) -> Any:  # the common "max_length [+ omit_empty]" field
-                value = source(scope)
+            if has_default and _blank(value):
+                value = default
                 if value.__class__ is str:
-                    if len(value) > n:
-                        value = value[:n]
-                    if omit_empty and (not value or value.isspace()):  # is_empty, inlined
-                        return OMIT
-                    return value
-                if value.__class__ is dict or value.__class__ is list:
-                    fit(value, scope)  # raises: not text
-                if omit_empty and is_empty(value):
-                    return OMIT
-                return value
+                    value = value[:n]
+            elif value.__class__ is dict or value.__class__ is list:
+                fit(value, scope)  # raises: not text
+            if omit_empty and _blank(value):
+                return OMIT
+            return value
     else:
         def body(scope: Mapping[str, Any]) -> Any:
             value = source(scope)
             if has_values:
                 value = lookup(value)[0]
-            if has_default and (value is None or (value.__class__ is str and (not value or value.isspace()))
-                                or is_empty(value)):
+            if has_default and _blank(value):
                 value = default
-            if default_fn is not None and is_empty(value):
+            if default_fn is not None and _blank(value):
                 value = default_fn(scope)
             if convert is not None:
                 value = convert(value, scope)
             if n is not None:
-                value = fit(value, scope)
+                cls = value.__class__
+                if (cls is str and len(value) > n) or cls is dict or cls is list:
+                    value = fit(value, scope)  # cut, or refuse: only for the values that need it
             if required:
                 require(value, scope)
-            if omit_empty and is_empty(value):
+            if omit_empty and _blank(value):
                 return OMIT
             return value
 
