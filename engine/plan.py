@@ -164,7 +164,8 @@ class Plan:
         scope["input"], scope["raw"] = record, raw
         token = CLOCK.set(clock)
         try:
-            journal.record("", "resumed" if journal.resumed else "started")
+            if journal.resumed:  # a first attempt needs no marker: its first entry says it began
+                journal.record("", "resumed")
             skipped = None
             for step in self.steps:
                 run.step = step.id

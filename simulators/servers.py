@@ -280,6 +280,7 @@ def _handler(app: App, recorded: list[Recorded]) -> type[BaseHTTPRequestHandler]
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default listen backlog of 5 resets connections under load
     block_on_close = False  # a handler sleeping to simulate a timeout must not delay teardown
 
     def handle_error(self, request: Any, client_address: Any) -> None:
