@@ -64,3 +64,23 @@ def snelstart_held() -> Iterator[Any]:
             yield _e2e.Running(sim, server)
         finally:
             sim.faults.release_all()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault storm's counts (filled in by test_fault_storm's `storm` fixture), after the run."""
+    from reliability_helpers import STORM_SUMMARY
+    if not STORM_SUMMARY:
+        return
+    total = STORM_SUMMARY.get("total", {})
+    terminalreporter.write_sep("-", "reliability fault storm")
+    terminalreporter.write_line(
+        f"faults injected: {total.get('faults_total')} {total.get('faults_injected')}; "
+        f"duplicates: {total.get('duplicates')}, lost: {total.get('lost')}, partial files: "
+        f"{total.get('partial_files')}, tracebacks: {total.get('crashes')}; "
+        f"{total.get('seconds_wall')} s; counts: {STORM_SUMMARY.get('file')}")
+    for flow, counts in STORM_SUMMARY.items():
+        if flow not in ("total", "file"):
+            terminalreporter.write_line(
+                f"  {flow}: {counts['customers']} customers, {counts['faults_total']} faults, "
+                f"{counts['failed_first_time']} dead-lettered then replayed, duplicates {counts['duplicates']}, "
+                f"lost {counts['lost']}, partial files {counts['partial_files']}")

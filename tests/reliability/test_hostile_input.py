@@ -104,7 +104,8 @@ def test_an_entity_bomb_in_an_erp_answer_is_not_expanded(specter: Any, specter_s
                                         method="POST"))
         with pytest.raises(FlowError) as caught:
             h.run(record)
-        assert "lol" not in str(caught.value)  # the entity text was never expanded into the message
+        message = str(caught.value)
+        assert "lollol" not in message and len(message) < 2000, message  # the entities were never expanded
         assert store.get_customer(guid="g-sp-0001")["CustomerCode"] == ""
     finally:
         store.close()
@@ -257,7 +258,7 @@ def test_a_huge_expression_is_refused_at_load_with_its_location(rule: str, words
 
 def test_a_template_rendering_too_much_is_stopped() -> None:
     plan = engine.compile_text(_map_spec("{template: \"{{ input.s * 300000 }}\"}"), "big.yaml")
-    with pytest.raises(FlowError, match="rendered more than"):
+    with pytest.raises(FlowError, match="more than|exceed"):
         plan.preview({"s": "abcd"})
 
 
@@ -282,10 +283,6 @@ def test_deeply_nested_json_input_is_a_clear_input_error() -> None:
 DEEP_XML = ("<NewCustomers>" + "<a>" * 50_000 + "</a>" * 50_000 + "</NewCustomers>").encode()
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="BUG: engine/inputs.py parse_xml -> _element recurses once per nesting level and does "
-                          "not catch RecursionError: a 50,000-deep XML record (350 KB, far under MAX_INPUT_BYTES) "
-                          "crashes preview/run with a RecursionError traceback instead of an InputError")
 @pytest.mark.parametrize("spec", [MONITOR, ACCOUNTVIEW], ids=["monitor", "accountview"])
 def test_deeply_nested_xml_input_is_a_clear_input_error(spec: Path) -> None:
     with pytest.raises(InputError):
@@ -308,10 +305,6 @@ def _assert_clear_refusal(done: subprocess.CompletedProcess[str] | None, seconds
     assert done.returncode == 0 and done.stdout.startswith("refused:"), done.stdout + done.stderr
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: template evaluation time is unbounded: a spec template with two nested "
-                          "{% for %} over range(100000) runs for hours (engine/expressions.py renders with no "
-                          "time or iteration limit; only the rendered length is checked, after the fact)")
 def test_a_template_that_loops_forever_is_stopped() -> None:
     done = _bounded("""
         import engine
@@ -326,11 +319,6 @@ def test_a_template_that_loops_forever_is_stopped() -> None:
     _assert_clear_refusal(done, 6)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: string repetition in a template is not bounded before it happens: "
-                          "{{ 'x' * input.n }} with n = 10**10 raises MemoryError (or exhausts memory) instead "
-                          "of a FlowError; engine/expressions.py checks MAX_RENDERED_LENGTH only after rendering "
-                          "and does not catch MemoryError")
 def test_a_template_that_multiplies_a_string_by_a_huge_number_is_refused() -> None:
     done = _bounded("""
         import engine
@@ -345,10 +333,6 @@ def test_a_template_that_multiplies_a_string_by_a_huge_number_is_refused() -> No
     _assert_clear_refusal(done, 30)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: YAML aliases are expanded without a bound: a 1 KB spec of nested anchors "
-                          "(8 levels of 10 aliases, 'billion laughs') keeps load/validate busy for minutes "
-                          "(about 10x per level: 0.14 s at 5 levels) before saying 'unknown key'")
 def test_a_yaml_alias_bomb_in_a_spec_is_refused_quickly() -> None:
     done = _bounded("""
         import engine
@@ -367,10 +351,6 @@ def test_a_yaml_alias_bomb_in_a_spec_is_refused_quickly() -> None:
 
 # --- a refused record is still kept -------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: engine/plan.py Plan.execute calls read_input (parsing and the input schema) "
-                          "before its try block: a record refused there raises InputError with no journal entry "
-                          "and no dead letter, so it is reported but not kept for `specbridge replay`")
 @pytest.mark.parametrize("record", [{"CustomerGuid": "g-bad", "CustomerName": 5}, b'{"CustomerGuid": "g-bad",'],
                          ids=["fails_the_input_schema", "not_json"])
 def test_a_record_refused_as_input_is_a_dead_letter(record: Any, store_url: str) -> None:
