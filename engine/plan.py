@@ -164,8 +164,7 @@ class Plan:
         scope["input"], scope["raw"] = record, raw
         token = CLOCK.set(clock)
         try:
-            if journal.resumed:  # a first attempt needs no marker: its first entry says it began
-                journal.record("", "resumed")
+            journal.record("", "resumed" if journal.resumed else "started")
             skipped = None
             for step in self.steps:
                 run.step = step.id
