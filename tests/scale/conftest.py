@@ -20,10 +20,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -210,14 +209,4 @@ def workers(config: Config, tmp_path: Path) -> Iterator[Workers]:
             worker.stop()
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str, poll: float = 0.2,
-               explain: Callable[[], str] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}"
-                                 + (f"\n{explain()}" if explain else ""))
-        time.sleep(poll)
+from scale_waits import wait_until  # noqa: E402,F401 - re-exported for the fixtures here

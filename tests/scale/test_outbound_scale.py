@@ -10,7 +10,6 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import wait_until
 from scale_helpers import (
     SNELSTART_CLIENT_KEY,
     SNELSTART_CREATE,
@@ -31,6 +30,7 @@ from scale_helpers import (
     stored,
     write_settings,
 )
+from scale_waits import wait_until
 
 import engine
 import workers as workers_api
