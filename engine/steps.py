@@ -315,7 +315,12 @@ class SendStep(Step):
                     f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
                     "(add a detect: rule to let the engine find out)")) from None
             run.services.sleep(self.detect.settle)
-            found = self._detected(run)
+            try:
+                found = self._detected(run)
+            except TransportError as failed:  # still uncertain: never let this read as "failed"
+                raise UncertainOutcome(run.settings.redact(
+                    f"{self.id}: {exc}; the detect request failed too ({failed}), so it is not sent "
+                    "again now: the next attempt of this run asks again first")) from None
             if found is not None:
                 return found
             raise UncertainOutcome(run.settings.redact(
