@@ -61,18 +61,15 @@ BUG_SPECTER = ("BUG (mappings/specter/create-customer.yaml, detect: params): the
                "response.body.APIresponse (XML) and never matches, so every lost answer is 'not found' and the "
                "replay re-sends the create: a second Specter customer. (The spec's fixture hides it: its detect "
                "answer is written as XML.) Fix: add useXML: \"2\" to the detect params")
-BUG_B = ("BUG: engine/steps.py SendStep.run catches the TransportError of a failed detect request (raised "
-         "out of _send after an uncertain outcome) and journals the step 'failed', overwriting 'uncertain'; "
-         "Journal.uncertain() is then False, so the replay re-sends the create without asking the detect "
-         "rule: a duplicate")
 BUG_C = ("BUG: engine/steps.py SendStep._detected takes a detect answer that is not 2xx (a 503 left after the "
          "transport's retries) as 'not found'; on the next attempt (the replay), SendStep.run then goes on to "
          "send the create again: a duplicate. A detect that got no usable answer must stay uncertain")
 
 # Engine bugs: they duplicate where the create is not an upsert by a code the client chose (AccountView's
 # is, so a blind resend there updates the same record).
-ENGINE_BUGS = {"lost_answer_then_5xx_storm_on_detect": BUG_C, "lost_answer_then_detect_unreachable": BUG_B}
-SPECTER_LOST_ANSWER = {"drop_after_create", "timeout_after_commit", "timeout_before_commit", *ENGINE_BUGS}
+ENGINE_BUGS = {"lost_answer_then_5xx_storm_on_detect": BUG_C}
+SPECTER_LOST_ANSWER = {"drop_after_create", "timeout_after_commit", "timeout_before_commit",
+                       "lost_answer_then_5xx_storm_on_detect", "lost_answer_then_detect_unreachable"}
 
 
 def _reasons(flow: str, case: str) -> list[str]:
