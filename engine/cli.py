@@ -28,8 +28,11 @@ def store_url(url: str | None) -> str:
     return url or os.environ.get("SPECBRIDGE_STORE") or DEFAULT_STORE
 
 
-def friendly(fn: F) -> F:
-    """Turn our errors into `error: ...` on stderr and exit 1, never a traceback."""
+def friendly(fn: F, hints: Callable[[ImportError], str | None] | None = None) -> F:
+    """Turn our errors into `error: ...` on stderr and exit 1, never a traceback.
+
+    `hints` may turn a missing optional package into a one-line install hint.
+    """
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -40,6 +43,12 @@ def friendly(fn: F) -> F:
             sys.exit(1)
         except SpecbridgeError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except ImportError as exc:
+            hint = hints(exc) if hints is not None else None
+            if hint is None:
+                raise
+            click.echo(f"error: {hint}", err=True)
             sys.exit(1)
     return wrapper  # type: ignore[return-value]
 

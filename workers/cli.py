@@ -5,38 +5,27 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from engine.errors import SpecbridgeError, SpecErrors
+from engine.errors import SpecbridgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _scale_hint(exc: ImportError) -> str | None:
+    if exc.name and exc.name.split(".")[0] in ("celery", "kombu", "redis"):
+        return "the workers need Celery and Redis: pip install 'specbridge[scale]'"
+    return None
+
+
 def _friendly(fn: F) -> F:
     """One `error: ...` line and exit 1, as every specbridge command does."""
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SpecErrors as exc:
-            for error in exc:
-                click.echo(error.render(), err=True)
-            sys.exit(1)
-        except SpecbridgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        except ImportError as exc:
-            if exc.name and exc.name.split(".")[0] in ("celery", "kombu", "redis"):
-                click.echo("error: the workers need Celery and Redis: pip install 'specbridge[scale]'", err=True)
-                sys.exit(1)
-            raise
-    return wrapper  # type: ignore[return-value]
+    from engine.cli import friendly  # engine.cli imports this module to register its commands
+    return friendly(fn, _scale_hint)
 
 
 def _safe(url: str) -> str:
