@@ -339,9 +339,13 @@ class SendStep(Step):
         scope = run.scope
         request = HttpRequest(detect.method, detect.path.render(scope), params=render_params(detect.params, scope))
         response = call_http(run, f"{self.id}.detect", self.connection, request, None)
+        if not (200 <= response.status < 300 or response.status == 404):
+            # Neither "here it is" nor "not here": the question is still open, so is the create.
+            raise UncertainOutcome(f"{self.id}: the detect request answered {response.status}, so whether "
+                                   "the earlier request was processed is still unknown")
         body = read_body(response, detect.response_format, self.force_list, f"{self.id} detect", strict=False)
         checked = {**scope, "response": {"status": response.status, "body": body}}
-        found = detect.found.evaluate(checked) if 200 <= response.status < 300 else None
+        found = detect.found.evaluate(checked) if response.status != 404 else None
         if not truthy(found):  # null, false, "", [] or {}: nothing was created
             if run.journal is not None:
                 run.journal.record(self.id, "not-found")

@@ -67,7 +67,7 @@ BUG_C = ("BUG: engine/steps.py SendStep._detected takes a detect answer that is 
 
 # Engine bugs: they duplicate where the create is not an upsert by a code the client chose (AccountView's
 # is, so a blind resend there updates the same record).
-ENGINE_BUGS = {"lost_answer_then_5xx_storm_on_detect": BUG_C}
+ENGINE_BUGS: dict[str, str] = {}  # BUG_C fixed: a non-2xx detect answer keeps the step uncertain
 SPECTER_LOST_ANSWER = {"drop_after_create", "timeout_after_commit", "timeout_before_commit",
                        "lost_answer_then_5xx_storm_on_detect", "lost_answer_then_detect_unreachable"}
 
