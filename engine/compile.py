@@ -12,12 +12,12 @@ from typing import Any
 from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
-from .errors import Location, SpecError, SpecErrors
+from .errors import Location, SettingsError, SpecError, SpecErrors
 from .expressions import Expr, ExpressionError, Names, Template, compile_expr, compile_template, truthy
 from .fields import MISSING, FieldRule, RecordRef, build_fast, object_builder, template_source
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan
-from .settings import SETTING_TYPES, SettingDecl
+from .settings import SETTING_TYPES, SettingDecl, convert
 from .steps import Step
 from .validate import validate_structure
 
@@ -109,10 +109,7 @@ class Compiler:
                 continue
             has_default = "default" in decl
             if has_default and decl.get("default") is not None:
-                from .errors import SettingsError
-                from .settings import SettingDecl as _Decl
-                from .settings import convert
-                probe = _Decl(name=name, type=kind)
+                probe = SettingDecl(name=name, type=kind)
                 try:
                     value = convert(probe, decl["default"])
                     if isinstance(decl.get("enum"), list) and value not in decl["enum"]:
