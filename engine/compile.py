@@ -369,13 +369,13 @@ def _all_steps(steps: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def example_response(raw: Any) -> HttpResponse | None:
+def example_response(raw: Any, url: str = "") -> HttpResponse | None:
+    """An answer written in a spec (`example:`, a fixture's `responses:`) as an HttpResponse."""
     if not isinstance(raw, dict):
         return None
-    import json
     body = raw.get("body")
     content = json.dumps(raw["json"]).encode() if "json" in raw else (body or "").encode()
-    return HttpResponse(int(raw.get("status", 200)), dict(raw.get("headers") or {}), content)
+    return HttpResponse(int(raw.get("status", 200)), dict(raw.get("headers") or {}), content, url)
 
 
 def compile_spec(spec: LoadedSpec) -> Plan:

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from transports.base import HttpResponse
-
+from .compile import example_response
 from .errors import ConnectError, SpecbridgeError, TransportError, UncertainOutcome
 from .plan import Plan
 from .runtime import Answer, Services
@@ -53,10 +52,7 @@ def answerer(responses: Mapping[str, list[dict[str, Any]]]) -> Any:
             # the ERP may have done it. Fixtures behave the same, so they test what runs.
             return UncertainOutcome(f"answered {status} (simulated); it may have been processed",
                                     request.get("path"))
-        body = raw.get("body")
-        content = json.dumps(raw["json"]).encode() if "json" in raw else (body or "").encode()
-        return HttpResponse(int(raw.get("status", 200)), dict(raw.get("headers") or {}), content,
-                            str(request.get("path", "")))
+        return example_response(raw, str(request.get("path", "")))
     return answer
 
 
