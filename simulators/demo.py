@@ -182,6 +182,15 @@ def _group_requests(lines: list[str]) -> list[str]:
     return [f"{line}  ×{count}" if count > 1 else line for line, count in out]
 
 
+def _report_run(report: Report, result: Any, erp_requests: list[Any] | None = None) -> None:
+    """What a flow sent (and what the ERP recorded receiving), what came back, its message."""
+    report.sent += [_describe_request(r) for r in result.requests]
+    if erp_requests is not None:
+        report.sent.append(_erp_saw(erp_requests))
+    report.received += _responses(result)
+    report.result = result.message
+
+
 def _responses(result: Any) -> list[str]:
     """The answers of the flow's send steps, from the run's step outputs."""
     lines = []
@@ -302,9 +311,7 @@ def flow_specter(lab: Lab, report: Report) -> None:
     before = _customer(lab, SPECTER_GUID)
     settings = {"BaseUrl": lab.specter_url, **SPECTER}
     result = _plan("specter/create-customer.yaml").run(before, settings=settings, store=lab.store, user=USER)
-    report.sent += [_describe_request(r) for r in result.requests]
-    report.received += _responses(result)
-    report.result = result.message
+    _report_run(report, result)
     after = _customer(lab, SPECTER_GUID)
     report.store.append(_change("CustomerCode", before.get("CustomerCode"), after.get("CustomerCode")))
     stored = lab.specter.customers.get(after.get("CustomerCode") or "")
@@ -319,10 +326,7 @@ def flow_snelstart_create(lab: Lab, report: Report) -> None:
     server = lab.snelstart_server
     settings = {"BaseUrl": server.base_url, "TokenUrl": server.token_url, **SNELSTART}
     result = _plan("snelstart/create-customer.yaml").run(before, settings=settings, store=lab.store, user=USER)
-    report.sent += [_describe_request(r) for r in result.requests]
-    report.sent.append(_erp_saw(lab.snelstart.requests))
-    report.received += _responses(result)
-    report.result = result.message
+    _report_run(report, result, lab.snelstart.requests)
     after = _customer(lab, SNELSTART_GUID)
     report.store.append(_change("CustomerCode", before.get("CustomerCode"), after.get("CustomerCode")))
     report.store.append(_change("InternalCode", before.get("InternalCode"), after.get("InternalCode")))
@@ -365,10 +369,7 @@ def flow_accountview(lab: Lab, report: Report) -> None:
     settings = {"BaseUrl": lab.accountview_url, **ACCOUNTVIEW, "SendContactAsMainContact": True}
     xml = f"<NewCustomers><Customer><customerGuid>{ACCOUNTVIEW_GUID}</customerGuid></Customer></NewCustomers>"
     result = _plan("accountview/create-customer.yaml").run(xml, settings=settings, store=lab.store, user=USER)
-    report.sent += [_describe_request(r) for r in result.requests]
-    report.sent.append(_erp_saw(lab.accountview.requests))
-    report.received += _responses(result)
-    report.result = result.message
+    _report_run(report, result, lab.accountview.requests)
     after = _customer(lab, ACCOUNTVIEW_GUID)
     report.store.append(_change("CustomerCode", before.get("CustomerCode"), after.get("CustomerCode")))
     contact_before = (before.get("ContactPersons") or [{}])[0].get("ContactId")
