@@ -9,15 +9,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jmespath
+
 from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
 from .errors import Location, SettingsError, SpecError, SpecErrors
-from .expressions import Expr, ExpressionError, Names, Template, compile_expr, compile_template, truthy
-from .fields import MISSING, FieldRule, RecordRef, build_fast, object_builder, template_source
+from .expressions import Expr, ExpressionError, Names, Template, compile_expr, compile_template
+from .fast import build_fast
+from .fields import MISSING, FieldRule, RecordRef, object_builder, template_source
+from .jmes import simple_path
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan
 from .settings import SETTING_TYPES, SettingDecl, convert
+from .sources import Case, cases_source, coalesce_source, non_empty_test
 from .steps import Step
 from .validate import validate_structure
 
@@ -251,15 +256,8 @@ class Compiler:
             exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
             if any(e is None for e in exprs):
                 return None
-            from .functions import is_empty
-            fns = tuple(e.evaluate for e in exprs if e)
-
-            def coalesce(scope: Mapping[str, Any]) -> Any:
-                for fn in fns:
-                    value = fn(scope)
-                    if not is_empty(value):
-                        return value
-                return None
+            coalesce = coalesce_source(tuple(e.evaluate for e in exprs if e),
+                                       tuple(_two_names(e.source) if e.is_path else None for e in exprs if e))
             return coalesce, "; ".join(e.source for e in exprs if e), (), None
         if kind == "cases":
             return self._cases(raw["cases"], [*path, "cases"], roots)
@@ -293,7 +291,7 @@ class Compiler:
 
     def _cases(self, raw: list[Any], path: list[PathPart], roots: frozenset[str]) -> Any:
         """First case whose `when` holds gives the value; a case without `when` always holds."""
-        compiled: list[tuple[Any, Any]] = []
+        compiled: list[Case] = []
         texts = []
         for i, case in enumerate(raw):
             when = self.expr([*path, i, "when"], case["when"], roots) if "when" in case else None
@@ -302,19 +300,14 @@ class Compiler:
                 if expr is None:
                     continue
                 value_fn, shown = expr.evaluate, expr.source
+                non_empty = when is not None and non_empty_test(_parsed(when.source), _parsed(expr.source))
             else:
                 constant = case.get("value")
                 value_fn, shown = (lambda scope, c=constant: c), json.dumps(constant, ensure_ascii=False, default=str)
-            compiled.append((when.evaluate if when else None, value_fn))
+                non_empty = False
+            compiled.append((when.evaluate if when else None, value_fn, non_empty))
             texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
-        pairs = tuple(compiled)
-
-        def cases_source(scope: Mapping[str, Any]) -> Any:
-            for when, value in pairs:
-                if when is None or truthy(when(scope)):
-                    return value(scope)
-            return None
-        return cases_source, "; ".join(texts), (), None
+        return cases_source(tuple(compiled)), "; ".join(texts), (), None
 
     @staticmethod
     def _finish(rule: FieldRule) -> FieldRule:
@@ -344,11 +337,12 @@ class Compiler:
                     self.fail(["tests", i, "settings", name], f"fixture sets unknown setting '{name}'", key=True)
 
 
-def _two_names(source: str) -> tuple[str, str] | None:
-    import jmespath
+def _parsed(source: str) -> dict[str, Any]:
+    return jmespath.compile(source).parsed  # parsed before, so from jmespath's cache
 
-    from .jmes import simple_path
-    path = simple_path(jmespath.compile(source).parsed)
+
+def _two_names(source: str) -> tuple[str, str] | None:
+    path = simple_path(_parsed(source))
     if path is not None and len(path) == 2 and all(isinstance(p, str) for p in path):
         return path[0], path[1]  # type: ignore[return-value]
     return None

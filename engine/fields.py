@@ -5,9 +5,10 @@ A rule is applied in a fixed order, the same order docs/spec-reference.md docume
     when/unless  ->  source (from | template | value | coalesce | fields | each | items)
     ->  values table  ->  default / default_from  ->  type  ->  max_length  ->  required  ->  omit_empty
 
-`FieldRule.fast` is the specialised closure the runner uses: stages a rule does not declare
-are not in it, literals are folded at compile time. `FieldRule.explain` walks the same stages
-generically and records why each value came out as it did; a property test keeps both equal.
+`FieldRule.fast` is the specialised closure the runner uses (built in fast.py): stages a rule
+does not declare are not in it, literals are folded at compile time. `FieldRule.explain` walks
+the same stages generically and records why each value came out as it did; property tests keep
+both equal.
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ def _blank(value: Any) -> bool:
         return not value or value.isspace()
     if cls is list or cls is dict:
         return not value
+    if cls is int or cls is float or cls is bool:  # 0 and false are values, not empty
+        return False
     return is_empty(value)
 
 
@@ -229,106 +232,6 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "number": _to_number,
     "boolean": _to_bool,
 }
-
-
-def build_fast(rule: FieldRule) -> Callable[[Mapping[str, Any]], Any]:
-    """The rule as one closure: only the stages it declares, no per-stage calls or loops.
-
-    The flags are fixed when the spec is compiled, so each `if` below is a constant branch;
-    this is what keeps a compiled field within a small factor of a hand-written getter.
-    """
-    source = rule.source
-    has_values = rule.values is not None
-    lookup = rule._lookup
-    has_default = rule.default is not MISSING
-    default = rule.default
-    default_fn = rule.default_from.evaluate if rule.default_from is not None else None
-    convert = rule._convert if rule.type is not None else None
-    n = rule.max_length
-    required, omit_empty = rule.required, rule.omit_empty
-    require, fit = rule._require, rule._fit
-    cut = n is not None and rule.too_long == "truncate"  # the common case gets the inlined bodies
-
-    if not (has_values or has_default or default_fn or convert or n is not None or required or omit_empty):
-        body = source
-    elif cut and not (has_values or default_fn or convert or required):
-        # The common text field: [default], max_length, [omit_empty], often on a two-name path.
-        fetch = source
-        if rule.path2 is not None:
-            a, b = rule.path2
-
-            def fetch(scope: Mapping[str, Any]) -> Any:
-                first = scope.get(a)
-                return first.get(b) if isinstance(first, dict) else None
-
-        def body(scope: Mapping[str, Any]) -> Any:
-            value = fetch(scope)
-            if value.__class__ is str:
-                if has_default and (not value or value.isspace()):
-                    value = default
-                    if value.__class__ is not str:
-                        return OMIT if omit_empty and _blank(value) else value
-                if len(value) > n:
-                    value = value[:n]
-                if omit_empty and (not value or value.isspace()):  # is_empty, inlined
-                    return OMIT
-                return value
-            if has_default and _blank(value):
-                value = default
-                if value.__class__ is str:
-                    value = value[:n]
-            elif value.__class__ is dict or value.__class__ is list:
-                fit(value, scope)  # raises: not text
-            if omit_empty and _blank(value):
-                return OMIT
-            return value
-    else:
-        def body(scope: Mapping[str, Any]) -> Any:
-            value = source(scope)
-            if has_values:
-                value = lookup(value)[0]
-            if has_default and _blank(value):
-                value = default
-            if default_fn is not None and _blank(value):
-                value = default_fn(scope)
-            if convert is not None:
-                value = convert(value, scope)
-            if n is not None:
-                cls = value.__class__
-                if (cls is str and len(value) > n) or cls is dict or cls is list:
-                    value = fit(value, scope)  # cut, or refuse: only for the values that need it
-            if required:
-                require(value, scope)
-            if omit_empty and _blank(value):
-                return OMIT
-            return value
-
-    when, unless = rule.when, rule.unless
-    if when is None and unless is None:
-        return body
-    when_fn = when.evaluate if when is not None else None
-    unless_fn = unless.evaluate if unless is not None else None
-
-    if unless_fn is None:
-        def when_only(scope: Mapping[str, Any]) -> Any:
-            condition = when_fn(scope)  # type: ignore[misc]
-            if condition is True or (condition is not False and truthy(condition)):
-                return body(scope)
-            return OMIT
-        return when_only
-    if when_fn is None:
-        def unless_only(scope: Mapping[str, Any]) -> Any:
-            condition = unless_fn(scope)
-            if condition is False or (condition is not True and not truthy(condition)):
-                return body(scope)
-            return OMIT
-        return unless_only
-
-    def guarded(scope: Mapping[str, Any]) -> Any:
-        if not truthy(when_fn(scope)) or truthy(unless_fn(scope)):
-            return OMIT
-        return body(scope)
-    return guarded
 
 
 def object_builder(rules: tuple[FieldRule, ...]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:

@@ -62,6 +62,8 @@ def is_empty(value: Any) -> bool:
     """Empty means: null, "", whitespace only, [] or {}. 0 and false are values, not empty."""
     if value is None:
         return True
+    if value.__class__ is str:  # the usual case first; isspace is strip's notion of whitespace
+        return not value or value.isspace()
     if isinstance(value, str):
         return value.strip() == ""
     if isinstance(value, list | dict):
@@ -82,7 +84,7 @@ def truncate(text: str | None, length: float) -> str | None:
           doc="Same as truncate: the leftmost `length` characters.",
           example="left('Acme', `2`) -> 'Ac'")
 def left(text: str | None, length: float) -> str | None:
-    return truncate(text, length)
+    return None if text is None else text[: max(0, int(length))]  # truncate's body: one call less
 
 
 @register(("text", STR), doc="Upper case; null stays null.", example="upper('acme') -> 'ACME'")
@@ -130,9 +132,11 @@ def split(text: str | None, separator: str) -> list[str]:
 def in_list(value: Any, items: str | list[Any] | None) -> bool:
     if value is None or items is None:
         return False
-    candidates = split(items, ",") if isinstance(items, str) else [_text(i).strip() for i in items]
-    needle = _text(value).strip().lower()
-    return any(needle == c.lower() for c in candidates)
+    needle = (value if value.__class__ is str else _text(value)).strip().lower()
+    for candidate in split(items, ",") if isinstance(items, str) else items:
+        if needle == (candidate if candidate.__class__ is str else _text(candidate)).strip().lower():
+            return True
+    return False
 
 
 @register(("values", ["array", "string", "null"]), ("list", ["string", "array", "null"]),

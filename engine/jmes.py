@@ -7,7 +7,7 @@ follow jmespath's TreeInterpreter node for node (equality that keeps 1 and true 
 only between numbers, projections dropping nulls, jmespath truthiness), and a property test
 checks the two agree on random data. Nodes this compiler does not handle (slices, expression
 references for sort_by & co.) make `compile_tree` return None, and the caller keeps jmespath's
-interpreter for that expression.
+interpreter for that expression. Function calls are compiled in jmes_calls.py.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from .functions import REGISTRY, JmesFunctions
+from .jmes_calls import compile_call
 
 Fn = Callable[[Any], Any]
-_FUNCTIONS = JmesFunctions()
 
 
 class Unsupported(Exception):  # noqa: N818 - internal signal, never leaves this module
@@ -64,7 +63,7 @@ def _field(node: dict[str, Any]) -> Fn:
     key = node["value"]
 
     def field(value: Any) -> Any:
-        return value.get(key) if isinstance(value, dict) else None
+        return value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
     return field
 
 
@@ -94,24 +93,27 @@ def path_getter(path: tuple[str | int, ...]) -> Fn:
     """Direct getters with jmespath's semantics: a missing key or a wrong type yields None."""
     if len(path) == 1 and isinstance(path[0], str):
         key = path[0]
-        return lambda scope: scope.get(key) if isinstance(scope, dict) else None
+        return lambda scope: scope.get(key) if scope.__class__ is dict or isinstance(scope, dict) else None
     if len(path) == 2 and all(isinstance(p, str) for p in path):
         a, b = path
 
+        # `x.__class__ is dict` first: a third cheaper than isinstance for the plain dicts data is made of
         def two(scope: Any) -> Any:
-            first = scope.get(a) if isinstance(scope, dict) else None
-            return first.get(b) if isinstance(first, dict) else None
+            first = scope.get(a) if scope.__class__ is dict or isinstance(scope, dict) else None
+            return first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
         return two
+
+    parts = tuple((part, isinstance(part, str)) for part in path)  # key or index: decided once
 
     def walk(scope: Any) -> Any:
         value: Any = scope
-        for part in path:
-            if isinstance(part, str):
-                if not isinstance(value, dict):
+        for part, is_key in parts:
+            if is_key:
+                if value.__class__ is not dict and not isinstance(value, dict):
                     return None
                 value = value.get(part)
             else:
-                if not isinstance(value, list):
+                if value.__class__ is not list and not isinstance(value, list):
                     return None
                 try:
                     value = value[part]
@@ -131,7 +133,24 @@ def _first_match(node: dict[str, Any]) -> Fn | None:
     if right["type"] != "index_expression" or right["children"][0]["type"] != "identity" \
             or right["children"][1]["type"] != "index" or right["children"][1]["value"] != 0:
         return None
-    base_fn, condition = _compile(left["children"][0]), _compile(left["children"][2])
+    if _calls_function(left["children"][2]):
+        return None  # jmespath tests every element, and a function may raise on a later one
+    base_fn, cond = _compile(left["children"][0]), left["children"][2]
+    key_text = _field_equals_text(cond)
+    if key_text is not None:
+        key, text = key_text
+
+        def first_with(value: Any) -> Any:
+            # `[?Type == 'VIS'] | [0]`: an element that is not an object has no Type, and null is never text
+            base = base_fn(value)
+            if not isinstance(base, list):
+                return None
+            for element in base:
+                if isinstance(element, dict) and element.get(key) == text:
+                    return element
+            return None
+        return first_with
+    condition = _compile(cond)
 
     def first_match(value: Any) -> Any:
         base = base_fn(value)
@@ -142,6 +161,22 @@ def _first_match(node: dict[str, Any]) -> Fn | None:
                 return element
         return None
     return first_match
+
+
+def _field_equals_text(node: dict[str, Any]) -> tuple[str, str] | None:
+    """`name == 'text'` as (name, text); None for any other condition."""
+    if node["type"] != "comparator" or node["value"] != "eq":
+        return None
+    lnode, rnode = node["children"]
+    if lnode["type"] != "field" or rnode["type"] != "literal" or not isinstance(rnode["value"], str):
+        return None
+    return lnode["value"], rnode["value"]
+
+
+def _calls_function(node: Any) -> bool:
+    if not isinstance(node, dict):
+        return False
+    return node.get("type") == "function_expression" or any(map(_calls_function, node.get("children", ())))
 
 
 def _chain(node: dict[str, Any]) -> Fn:
@@ -215,19 +250,39 @@ def _comparator(node: dict[str, Any]) -> Fn:
 
 def _and(node: dict[str, Any]) -> Fn:
     left, right = (_compile(c) for c in node["children"])
+    if node["children"][1]["type"] == "literal":
+        constant = node["children"][1]["value"]
+
+        def and_literal(value: Any) -> Any:
+            matched = left(value)
+            return matched if matched is False or matched is None or _false(matched) else constant
+        return and_literal
 
     def and_(value: Any) -> Any:
         matched = left(value)
-        return matched if _false(matched) else right(value)
+        if matched is True:  # conditions mostly give booleans: decided without a call
+            return right(value)
+        return matched if matched is False or matched is None or _false(matched) else right(value)
     return and_
 
 
 def _or(node: dict[str, Any]) -> Fn:
     left, right = (_compile(c) for c in node["children"])
+    if node["children"][1]["type"] == "literal":  # `x || ''`: the fallback needs no call
+        constant = node["children"][1]["value"]
+
+        def or_literal(value: Any) -> Any:
+            matched = left(value)
+            if matched is None or matched is False:
+                return constant
+            return matched if matched is True or not _false(matched) else constant
+        return or_literal
 
     def or_(value: Any) -> Any:
         matched = left(value)
-        return right(value) if _false(matched) else matched
+        if matched is None or matched is False:
+            return right(value)
+        return matched if matched is True or not _false(matched) else right(value)
     return or_
 
 
@@ -236,6 +291,8 @@ def _not(node: dict[str, Any]) -> Fn:
 
     def not_(value: Any) -> Any:
         result = child(value)
+        if result is True or result is False or result is None:
+            return not result
         if _is_number(result) and result == 0:
             return False  # jmespath: !0 is false (0 is a value, not "empty")
         return not result
@@ -308,71 +365,10 @@ def _multi_dict(node: dict[str, Any]) -> Fn:
     return lambda value: None if value is None else {k: f(value) for k, f in pairs}
 
 
-_PY_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "boolean": (bool,), "null": (type(None),),
-    "array": (list,), "object": (dict,),
-}
-
-
-def _fast_check(signature: tuple[dict[str, Any], ...]) -> tuple[tuple[type, ...] | None, ...] | None:
-    """Per argument, the Python types jmespath allows (None: any); None if too subtle to check here."""
-    checks: list[tuple[type, ...] | None] = []
-    for arg in signature:
-        names = arg.get("types") or []
-        if not names:
-            checks.append(None)
-            continue
-        if any(n not in _PY_TYPES for n in names):
-            return None  # array-string, array-number, expref: leave the check to jmespath
-        checks.append(tuple(t for n in names for t in _PY_TYPES[n]))
-    return tuple(checks)
-
-
 def _function(node: dict[str, Any]) -> Fn:
     if any(c["type"] == "expref" for c in node["children"]):
         raise Unsupported("expref")  # sort_by & co. need jmespath's own expression objects
-    name = node["value"]
-    args = tuple(_compile(c) for c in node["children"])
-    call = _FUNCTIONS.call_function  # jmespath's own checks and messages, for the unusual cases
-    spec = _FUNCTIONS.FUNCTION_TABLE.get(name)
-    checks = _fast_check(spec["signature"]) if spec else None
-    variadic = bool(spec and spec["signature"] and spec["signature"][-1].get("variadic"))
-    if spec is None or checks is None or (not variadic and len(checks) != len(args)) \
-            or (variadic and len(args) < len(checks)):
-        return lambda value: call(name, [a(value) for a in args])
-    function = spec["function"]
-    ours = REGISTRY.get(name)
-    direct: Callable[..., Any] = ours.fn if ours is not None else (lambda *a: function(_FUNCTIONS, *a))
-    per_arg = tuple(checks[min(i, len(checks) - 1)] for i in range(len(args)))
-    # bool is an int in Python but not a number in jmespath: such arguments go the slow way.
-    strict = tuple(t is not None and int in t and bool not in t for t in per_arg)
-
-    def bad(arg: Any, allowed: tuple[type, ...] | None, no_bool: bool) -> bool:
-        return allowed is not None and (not isinstance(arg, allowed) or (no_bool and arg.__class__ is bool))
-
-    if len(args) == 1:
-        (a0,), (t0,), (s0,) = args, per_arg, strict
-
-        def one(value: Any) -> Any:
-            x = a0(value)
-            return call(name, [x]) if bad(x, t0, s0) else direct(x)
-        return one
-    if len(args) == 2:
-        (a0, a1), (t0, t1), (s0, s1) = args, per_arg, strict
-
-        def two(value: Any) -> Any:
-            x, y = a0(value), a1(value)
-            return call(name, [x, y]) if bad(x, t0, s0) or bad(y, t1, s1) else direct(x, y)
-        return two
-    triples = tuple(zip(args, per_arg, strict, strict=True))
-
-    def many(value: Any) -> Any:
-        resolved = [a(value) for a in args]
-        for x, (_, allowed, no_bool) in zip(resolved, triples, strict=True):
-            if bad(x, allowed, no_bool):
-                return call(name, resolved)  # raises jmespath's own type error
-        return direct(*resolved)
-    return many
+    return compile_call(node["value"], tuple(_compile(c) for c in node["children"]))
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Fn]] = {

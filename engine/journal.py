@@ -14,6 +14,7 @@ earlier result without doing anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from typing import Any
 from .settings import Settings
 from .store.protocol import JournalEntry, Store
 
+# Settings that say how a batch runs, not where a record goes: a different pool size must not
+# make the same record a new run (and send it again).
+NOT_IN_RUN_KEY = frozenset({"Concurrency"})
+
 
 def content_run_key(flow: str, tenant: str, user: str | None, data: Any, settings: Any = None) -> str:
     """A key that is the same whenever the same record is sent to the same flow, configured the
@@ -29,6 +34,8 @@ def content_run_key(flow: str, tenant: str, user: str | None, data: Any, setting
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     raw = data if isinstance(data, bytes) else _canonical(data)
+    if isinstance(settings, dict) and NOT_IN_RUN_KEY & settings.keys():
+        settings = {k: v for k, v in settings.items() if k not in NOT_IN_RUN_KEY}
     configured = _canonical(settings)
     digest = hashlib.sha256(b"\0".join([flow.encode(), tenant.encode(), (user or "").encode(), configured, raw]))
     return f"{flow}:{digest.hexdigest()[:32]}"
@@ -50,6 +57,7 @@ class Journal:
     flow: str
     settings: Settings
     earlier: list[JournalEntry] = field(default_factory=list)
+    pending: list[JournalEntry] = field(default_factory=list)  # recorded, not yet written
 
     @classmethod
     def open(cls, store: Store | None, run_key: str, flow: str, settings: Settings) -> Journal:
@@ -88,7 +96,6 @@ class Journal:
         entry = self._last(step)
         if entry is None or entry.status not in ("sent", "uncertain") or entry.at is None:
             return None
-        import datetime as dt
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
         return max(0.0, (dt.datetime.now(dt.UTC) - at).total_seconds())
 
@@ -97,8 +104,21 @@ class Journal:
         return bool(self.earlier)
 
     # --- recording this attempt --------------------------------------------------------------
-    def record(self, step: str, what: str, **detail: Any) -> None:
+    def record(self, step: str, what: str, *, durable: bool = False, **detail: Any) -> None:
+        """Note what this attempt did. Entries wait in memory until `flush`, or are flushed at
+        once with `durable=True`: before anything leaves the process that must not be repeated
+        blindly (a request is about to be sent), the journal must already say so. The rest
+        rides along with the next flush, or with the run's final write-back transaction."""
         if self.store is None:
             return
         clean = json.loads(self.settings.redact(json.dumps(detail, default=str))) if detail else {}
-        self.store.journal(JournalEntry(self.run_key, self.flow, step, what, clean))
+        self.pending.append(JournalEntry(self.run_key, self.flow, step, what, clean, at=dt.datetime.now(dt.UTC)))
+        if durable:
+            self.flush()
+
+    def flush(self, *, transactional: bool = False) -> None:
+        """Write the waiting entries, in one statement. `transactional`: inside a store
+        transaction, as part of it, so they are gone if it rolls back (used for `done`)."""
+        if self.store is not None and self.pending:
+            entries, self.pending = self.pending, []
+            self.store.journal(*entries, transactional=transactional)

@@ -20,13 +20,13 @@ from typing import Any
 from jmespath.exceptions import JMESPathError
 
 from .connections import ConnectionDecl, Connections
-from .errors import FlowError, InputError, SpecbridgeError
+from .errors import FlowError, InputError, SettingsError, SpecbridgeError
 from .expressions import EvaluationError, Expr, Template, truthy
 from .functions import CLOCK, _text, iso
 from .inputs import parse_json, parse_xml
 from .journal import Journal, content_run_key
 from .runtime import Answer, Result, Run, Services
-from .settings import SettingDecl, Settings, resolve
+from .settings import SettingDecl, Settings, convert, from_environment, resolve
 from .steps import Skip, Step
 from .store.protocol import Store
 
@@ -119,9 +119,17 @@ class Plan:
                             dry_run=True)
         return self.execute(record, resolved, services, user=user, tenant=tenant, explain=explain)
 
-    def run_many(self, records: Iterable[Any], *, workers: int = 4, **kwargs: Any) -> list[Result | SpecbridgeError]:
-        """Run records concurrently on a bounded thread pool; one failure does not stop the others."""
-        resolved = resolve(self.settings, kwargs.pop("settings", None))
+    def run_many(self, records: Iterable[Any], *, workers: int | None = None, **kwargs: Any
+                 ) -> list[Result | SpecbridgeError]:
+        """Run records concurrently on a bounded thread pool; one failure does not stop the others.
+
+        At most `workers` records at once: by default the `Concurrency` setting, which every
+        flow understands without declaring it (docs/spec-reference.md, settings), else 4.
+        """
+        given = kwargs.pop("settings", None)
+        resolved = resolve(self.settings, given)
+        if workers is None:
+            workers = concurrency({**resolved.values, **(given or {})})
         store = kwargs.get("store")
         connections = Connections(self.connections, resolved, self.name, store)
         shared: dict[str, Any] = {}  # `once` lookups: read once for all the records, not per record
@@ -185,9 +193,14 @@ class Plan:
                 message = settings.redact(self.result.render(scope) if self.result is not None else "OK")
             writes = [w.as_dict() for w in run.writes] + [
                 {"table": "customers", "upsert": doc} for doc in run.saves]
+            done = {"result": message, "writes": len(run.writes), "saves": len(run.saves)}
             if journaled and (run.writes or run.saves):
-                _apply_writes(services.store, run, tenant)  # type: ignore[arg-type]
-            journal.record("", "done", result=message, writes=len(run.writes), saves=len(run.saves))
+                with services.store.transaction():  # type: ignore[union-attr]
+                    _apply_writes(services.store, run, tenant)  # type: ignore[arg-type]
+                    journal.record("", "done", **done)
+                    journal.flush(transactional=True)  # with the write-backs: "done" only if they committed
+            else:
+                journal.record("", "done", durable=True, **done)
             if journaled and journal.resumed:
                 _clear_dead_letters(services.store, self.name, run_key)  # type: ignore[arg-type]
             outputs = {s.id: scope.get(s.id) for s in self.steps}
@@ -210,16 +223,33 @@ class Plan:
             raise
         finally:
             CLOCK.reset(token)
+            with contextlib.suppress(SpecbridgeError):
+                journal.flush()  # whatever is left, e.g. after an unexpected exception
 
     @property
     def reads_in_bulk(self) -> bool:
         return any(step.kind == "fetch" for step in self.steps)
 
 
+DEFAULT_CONCURRENCY = 4
+
+
+def concurrency(settings: Mapping[str, Any] | None) -> int:
+    """The `Concurrency` setting: how many records `run_many` runs at once (1 to 1000)."""
+    raw = from_environment((settings or {}).get("Concurrency"), "Concurrency")
+    if raw is None or raw == "":
+        return DEFAULT_CONCURRENCY
+    decl = SettingDecl("Concurrency", type="integer")
+    value = convert(decl, raw)
+    if not 1 <= value <= 1000:
+        raise SettingsError(f"{value} is not between 1 and 1000", "Concurrency")
+    return int(value)
+
+
 def _failed(journal: Journal, run: Run, error: Exception, record: Any) -> None:
     """Journal the failure and keep the record as a dead letter, for `specbridge replay`."""
     with contextlib.suppress(SpecbridgeError):  # the run's own error matters more
-        journal.record(run.step, "error", error=str(error))
+        journal.record(run.step, "error", durable=True, error=str(error))
         if journal.store is not None:
             if isinstance(record, bytes):
                 record = record.decode("utf-8", "surrogateescape")
@@ -234,21 +264,22 @@ def _clear_dead_letters(store: Store, flow: str, run_key: str) -> None:
 
 
 def _apply_writes(store: Store, run: Run, tenant: str) -> None:
-    """All write-backs and saves of one flow commit together or not at all."""
-    with store.transaction():
-        for write in run.writes:
-            key = write.key
-            found = store.update_customer_fields(write.values, tenant, guid=key.get("CustomerGuid"),
-                                                 code=key.get("CustomerCode"))
-            if not found:
-                raise FlowError(f"write-back {write.step}: no customer with {json.dumps(key)} in the store",
-                                write.step)
-        for document in run.saves:
-            store.upsert_customer(document, tenant)
+    """All write-backs and saves of one flow; the caller's transaction makes them one."""
+    for write in run.writes:
+        key = write.key
+        found = store.update_customer_fields(write.values, tenant, guid=key.get("CustomerGuid"),
+                                             code=key.get("CustomerCode"))
+        if not found:
+            raise FlowError(f"write-back {write.step}: no customer with {json.dumps(key)} in the store",
+                            write.step)
+    for document in run.saves:
+        store.upsert_customer(document, tenant)
 
 
 def _check_schema(name: str, record: Any, record_name: str | None) -> None:
-    from .validate import schema_validator
+    from .validate import schema_validator, schema_validity
+    if schema_validity(name)(record):
+        return  # the common case, in microseconds; jsonschema explains the rest
     errors = sorted(schema_validator(name).iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         first = errors[0]

@@ -40,9 +40,16 @@ class Settings:
     values: Mapping[str, Any]
     secrets: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        # Longest first, so a secret that contains another is blanked whole; sorted once, since
+        # everything a run shows goes through `redact`.
+        ordered = sorted((s for s in self.secrets if len(s) >= 3), key=len, reverse=True)
+        object.__setattr__(self, "_redacted", tuple(ordered))
+
     def redact(self, text: str) -> str:
-        for secret in sorted((s for s in self.secrets if len(s) >= 3), key=len, reverse=True):
-            text = text.replace(secret, "***")
+        for secret in self._redacted:  # type: ignore[attr-defined]
+            if secret in text:
+                text = text.replace(secret, "***")
         return text
 
     def redact_deep(self, value: Any) -> Any:
@@ -122,11 +129,7 @@ def _resolve(decls: Mapping[str, SettingDecl], given: dict[str, Any], environ: M
     secrets: list[str] = []
     for name, decl in decls.items():
         raw = given.get(name)
-        if isinstance(raw, str) and raw.startswith("env:"):
-            var = raw[4:]
-            if var not in environ:
-                raise SettingsError(f"environment variable {var} is not set", name)
-            raw = environ[var]
+        raw = from_environment(raw, name, environ)
         if raw is None or (raw == "" and decl.has_default):
             if decl.required and not decl.has_default:
                 raise SettingsError("is required but was not given", name)
@@ -139,6 +142,17 @@ def _resolve(decls: Mapping[str, SettingDecl], given: dict[str, Any], environ: M
         if decl.secret and value not in (None, ""):
             secrets.append(_text(value))
     return Settings(values, tuple(secrets))
+
+
+def from_environment(raw: Any, name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """A value written `env:VAR` read from the environment (unset: an error); others as given."""
+    if isinstance(raw, str) and raw.startswith("env:"):
+        environ = os.environ if environ is None else environ
+        var = raw[4:]
+        if var not in environ:
+            raise SettingsError(f"environment variable {var} is not set", name)
+        return environ[var]
+    return raw
 
 
 def read_settings_file(path: str | Path) -> dict[str, Any]:

@@ -187,7 +187,8 @@ class GenerateStep(Step):
                 return earlier  # a resumed run sends the same code as the attempt it continues
         number = store.next_sequence(self.sequence, start, tenant)
         if run.journal is not None:
-            run.journal.record(self.id, "generated", value=number)
+            # Durable at once: the number may leave in a file upload, which journals nothing itself.
+            run.journal.record(self.id, "generated", durable=True, value=number)
         return number
 
 
@@ -285,8 +286,8 @@ class SendStep(Step):
             if journal is not None:  # answered, so not uncertain: a retry may send it again
                 journal.record(self.id, "failed", status=response.status)
             raise
-        if journal is not None:
-            journal.record(self.id, "response", response=decided)
+        if journal is not None:  # durable: a resumed run replays it instead of asking again
+            journal.record(self.id, "response", durable=True, response=decided)
         return decided
 
     @property
@@ -304,12 +305,12 @@ class SendStep(Step):
         """
         journal = run.journal
         if journal is not None:
-            journal.record(self.id, "sent")
+            journal.record(self.id, "sent", durable=True)
         try:
             return call_http(run, self.id, self.connection, request, self.example)
         except UncertainOutcome as exc:
             if journal is not None:
-                journal.record(self.id, "uncertain", error=str(exc))
+                journal.record(self.id, "uncertain", durable=True, error=str(exc))
             if self.detect is None or self._idempotent:
                 raise UncertainOutcome(run.settings.redact(
                     f"{self.id}: {exc}; the request may have been processed, so it is not sent again "
@@ -353,7 +354,7 @@ class SendStep(Step):
         value = detect.as_response.evaluate({**checked, "found": found}) if detect.as_response else found
         answer = {"status": 200, "headers": {}, "body": value, "error": None, "detected": True}
         if run.journal is not None:
-            run.journal.record(self.id, "response", response=answer)
+            run.journal.record(self.id, "response", durable=True, response=answer)
         return answer
 
     def _upload(self, run: Run, path: str, body: Any) -> Any:

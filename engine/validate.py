@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import SpecError
 from .load import LoadedSpec
+from .schema_check import compile_validity
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -29,6 +30,14 @@ def schema_validator(name: str) -> Draft202012Validator:
     path = SCHEMAS_DIR / f"{name}.schema.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@cache
+def schema_validity(name: str) -> Callable[[Any], bool]:
+    """A fast yes/no for schemas/<name>.schema.json (see schema_check.py); jsonschema's own
+    `is_valid` when the schema uses keywords that module does not compile."""
+    compiled = compile_validity(schema_validator(name).schema)
+    return compiled if compiled is not None else schema_validator(name).is_valid
 
 
 def validate_structure(spec: LoadedSpec) -> list[SpecError]:

@@ -148,7 +148,7 @@ def _save_run(conn: Connection, tenant: str, docs: Sequence[Named], statuses: li
         if row is None:
             inserts.append((doc, digest))
             statuses.append("created")
-        elif row.content_hash == digest:
+        elif _unchanged(conn, row, digest):
             statuses.append("unchanged")
         else:
             updates.append((row.id, doc, digest))
@@ -174,8 +174,7 @@ def _write(conn: Connection, tenant: str, inserts: list[tuple[dict[str, Any], st
         ])
         written += zip(ids, (d for d, _ in inserts), strict=True)
     if updates:
-        stmt = sa.update(customers).where(_c.id == sa.bindparam("_id"))
-        executemany(conn, stmt, _UPDATE_NAMES, [(*codec.customer_values(d), h, now, i) for i, d, h in updates])
+        executemany(conn, _UPDATE_BY_ID, _UPDATE_NAMES, [(*codec.customer_values(d), h, now, i) for i, d, h in updates])
         ids = [i for i, _, _ in updates]
         for table in CHILD_TABLES:  # replaced wholesale: the document is the truth
             conn.execute(sa.delete(table).where(in_values(conn, table.c.customer_id, ids)))
@@ -220,11 +219,31 @@ def documents(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, An
 
 
 def find(conn: Connection, tenant: str, where: Mapping[str, Any], *, for_update: bool = False) -> RowMapping | None:
-    query = sa.select(customers).where(_c.tenant == tenant, *(t for k, v in where.items() for t in _is(conn, k, v)))
-    query = query.order_by(_c.id).limit(1)
-    if for_update:
-        query = query.with_for_update()  # PostgreSQL row lock; SQLite's writer lock covers it
-    return conn.execute(query).mappings().first()
+    if any(isinstance(v, list) for v in where.values()):
+        tests = [_c.tenant == tenant, *(t for k, v in where.items() for t in _is(conn, k, v))]
+        return conn.execute(_first_customer(tests, for_update)).mappings().first()
+    params = {"_tenant": tenant, **{f"_v{i}": v for i, v in enumerate(where.values())}}
+    return conn.execute(_find_statement(conn, tuple(where), for_update), params).mappings().first()
+
+
+def _first_customer(tests: list[sa.ColumnElement[bool]], for_update: bool) -> sa.Select[Any]:
+    query = sa.select(customers).where(*tests).order_by(_c.id).limit(1)
+    # PostgreSQL row lock; SQLite's writer lock covers it
+    return query.with_for_update() if for_update else query
+
+
+# Statements built once per shape and reused: building a SELECT and its cache key costs more
+# than running it (a write-back looks a customer up once per record).
+_FIND: dict[tuple[tuple[str, ...], bool], sa.Select[Any]] = {}
+
+
+def _find_statement(conn: Connection, fields: tuple[str, ...], for_update: bool) -> sa.Select[Any]:
+    statement = _FIND.get((fields, for_update))
+    if statement is None:
+        tests = [_c.tenant == sa.bindparam("_tenant"),
+                 *(t for i, field in enumerate(fields) for t in _is(conn, field, sa.bindparam(f"_v{i}")))]
+        statement = _FIND.setdefault((fields, for_update), _first_customer(tests, for_update))
+    return statement
 
 
 def page(conn: Connection, tenant: str, after_id: int, size: int) -> list[RowMapping]:
@@ -250,6 +269,9 @@ def identify(conn: Connection, tenant: str, guid: str | None, code: str | None, 
 
 def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], guid: str | None,
                   code: str | None) -> bool:
+    """Write-back of a few fields. The content hash is cleared rather than recomputed: that
+    would mean reading the whole document back for every record a flow sends. The next save
+    of the customer computes it again from what is stored (see `_unchanged`)."""
     unknown = [k for k in values if k not in CUSTOMER_SCALARS]
     if unknown:
         raise StoreError(f"update_customer_fields: {unknown[0]!r} is not a customer field "
@@ -257,12 +279,29 @@ def update_fields(conn: Connection, tenant: str, values: Mapping[str, Any], guid
     row = identify(conn, tenant, guid, code, for_update=True)
     if row is None:
         return False
-    (doc,) = documents(conn, [row])
-    record = codec.describe(doc)
-    canon = codec.canonical({**doc, **values}, record)
-    changes = {**{k: canon.get(k) for k in values}, "content_hash": codec.content_hash(canon), "updated_at": utcnow()}
-    conn.execute(sa.update(customers).where(_c.id == row["id"]).values(changes))
+    canon = codec.canonical(dict(values), codec.describe(row))
+    changes = {**{k: canon.get(k) for k in values}, "content_hash": None, "updated_at": utcnow()}
+    conn.execute(_UPDATE_BY_ID, {**changes, "_id": row["id"]})
     return True
+
+
+# No .values(): the parameter names given when executing become the SET clause.
+_UPDATE_BY_ID = sa.update(customers).where(_c.id == sa.bindparam("_id"))
+
+
+def _unchanged(conn: Connection, row: Row[Any], digest: str) -> bool:
+    """Does the stored customer hash to `digest`? A write-back left its hash empty: then it is
+    computed from the stored document, and kept, so this happens once per write-back."""
+    if row.content_hash is not None:
+        return bool(row.content_hash == digest)
+    full = conn.execute(sa.select(customers).where(_c.id == row.id)).mappings().one()
+    (doc,) = documents(conn, [full])
+    try:
+        stored = codec.content_hash(codec.canonical(doc))
+    except InputError:  # stored under older rules: the incoming document replaces it
+        return False
+    conn.execute(_UPDATE_BY_ID, {"content_hash": stored, "_id": row.id})
+    return stored == digest
 
 
 def count(conn: Connection, tenant: str) -> int:

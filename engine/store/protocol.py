@@ -155,8 +155,9 @@ class Store(Protocol):
 
     # --- run journal and dead letters ----------------------------------------------------------
     # Both are logs of what happened, not App4Sales data: an entry made inside `transaction()` is
-    # kept even when the transaction rolls back (it is written when the transaction ends).
-    def journal(self, entry: JournalEntry) -> None: ...
+    # kept even when the transaction rolls back (it is written when the transaction ends), unless
+    # it is `transactional`: then it is written in the transaction and rolled back with it.
+    def journal(self, *entries: JournalEntry, transactional: bool = False) -> None: ...
     def journal_entries(self, run_key: str) -> list[JournalEntry]:
         """Every entry of a run, oldest first."""
         ...

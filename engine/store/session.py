@@ -8,9 +8,9 @@ thread meanwhile uses it, which is how a flow's write-backs commit or roll back 
 
 Log rows (journal, dead letters) are not App4Sales data: they record what happened, and must
 survive the rollback of the transaction they were made in (a request the ERP received stays
-received). Inside a transaction they wait in a per-thread list and are written when it ends,
-committed or not; written any earlier they would block on SQLite's write lock, which the
-transaction itself holds.
+received). Inside a transaction they wait in a per-thread list and are written when it ends:
+in it, just before it commits, or after it, in a transaction of their own, if it rolls back.
+Written any earlier they would block on SQLite's write lock, which the transaction holds.
 
 Every SQLAlchemy error leaves through `connect.translate_errors` as a StoreError.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,7 @@ from engine.store.connect import (
     safe_url,
     translate_errors,
 )
+from engine.store.group_commit import GroupCommit
 from engine.store.migrations import upgrade
 
 LogRow = tuple[sa.Table, dict[str, Any]]
@@ -55,6 +56,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._local = threading.local()
         self._write_lock, self._read_lock = _sqlite_locks(parse_url(url))
+        self._log_writer: GroupCommit[LogRow] = GroupCommit(self._write_logs_now)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -101,6 +103,10 @@ class Database:
                 try:
                     with conn.begin():
                         yield
+                        # Committed with the transaction (one commit, not two); kept for
+                        # _flush_logs if the commit fails.
+                        _insert_logs(conn, self._local.pending)
+                    self._local.pending = []
                 finally:
                     self._local.conn = None
         except BaseException as failure:
@@ -111,12 +117,20 @@ class Database:
             raise
         self._flush_logs()
 
-    def log(self, table: sa.Table, row: dict[str, Any]) -> None:
-        """Insert a log row now, or when the thread's transaction ends (see the module doc)."""
-        if getattr(self._local, "conn", None) is not None:
-            self._local.pending.append((table, row))
-        else:
-            self._write_logs([(table, row)])
+    def log(self, table: sa.Table, *rows: dict[str, Any], transactional: bool = False) -> None:
+        """Insert log rows now, or when the thread's transaction ends (see the module doc).
+
+        `transactional` rows made inside a transaction are written in it, and share its fate:
+        a row that says the transaction's work was done must not outlive its rollback.
+        """
+        held: Connection | None = getattr(self._local, "conn", None)
+        if held is not None and transactional:
+            with translate_errors(self.url):
+                _insert_logs(held, [(table, row) for row in rows])
+        elif held is not None:
+            self._local.pending.extend((table, row) for row in rows)
+        elif rows:
+            self._write_logs([(table, row) for row in rows])
 
     def pending_logs(self, table: sa.Table) -> list[dict[str, Any]]:
         """Rows of `table` this thread logged inside its still open transaction."""
@@ -128,9 +142,29 @@ class Database:
             self._write_logs(pending)
 
     def _write_logs(self, rows: list[LogRow]) -> None:
+        self._log_writer.write(rows)  # with other threads' rows, in one transaction
+
+    def _write_logs_now(self, rows: Sequence[LogRow]) -> None:
         with self.connection(write=True) as conn:
-            for table, row in rows:
-                conn.execute(sa.insert(table), row)
+            _insert_logs(conn, rows)
+
+
+def _insert_logs(conn: Connection, rows: Sequence[LogRow]) -> None:
+    """Consecutive rows of one table go in one executemany, with a statement built once."""
+    start = 0
+    while start < len(rows):
+        table = rows[start][0]
+        end = start + 1
+        while end < len(rows) and rows[end][0] is table:
+            end += 1
+        statement = _INSERTS.get(table.name)
+        if statement is None:
+            statement = _INSERTS.setdefault(table.name, sa.insert(table))
+        conn.execute(statement, [row for _, row in rows[start:end]])
+        start = end
+
+
+_INSERTS: dict[str, sa.Insert] = {}
 
 
 # One write lock per SQLite file for all stores of this process (see _sqlite_locks).

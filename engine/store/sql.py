@@ -186,15 +186,15 @@ class SqlStore:
             conn.execute(stmt)
 
     # --- run journal and dead letters (logs: they outlive a rollback, see session.py) -----------
-    def journal(self, entry: JournalEntry) -> None:
-        self._db.log(journal, {"run_key": entry.run_key, "flow": entry.flow, "step": entry.step,
-                            "status": entry.status, "detail": dict(entry.detail), "at": entry.at or utcnow()})
+    def journal(self, *entries: JournalEntry, transactional: bool = False) -> None:
+        now = utcnow()
+        self._db.log(journal, *({"run_key": e.run_key, "flow": e.flow, "step": e.step, "status": e.status,
+                                 "detail": dict(e.detail), "at": e.at or now} for e in entries),
+                     transactional=transactional)
 
     def journal_entries(self, run_key: str) -> list[JournalEntry]:
-        j = journal.c
-        query = sa.select(j.run_key, j.flow, j.step, j.status, j.detail, j.at).where(j.run_key == run_key)
         with self._db.connection() as conn:
-            entries = [JournalEntry(**row) for row in conn.execute(query.order_by(j.id)).mappings()]
+            entries = [JournalEntry(**row) for row in conn.execute(_JOURNAL_OF_RUN, {"run_key": run_key}).mappings()]
         # Entries this thread made inside a transaction that has not ended yet.
         return entries + [JournalEntry(**row) for row in self._db.pending_logs(journal) if row["run_key"] == run_key]
 
@@ -232,6 +232,12 @@ class SqlStore:
         with self._db.connection() as conn:
             exported.update(documents.read_reference(conn, tenant))
         return exported
+
+
+_j = journal.c
+# Built once: every run reads its journal first, and building the query costs more than running it.
+_JOURNAL_OF_RUN = sa.select(_j.run_key, _j.flow, _j.step, _j.status, _j.detail, _j.at).where(
+    _j.run_key == sa.bindparam("run_key")).order_by(_j.id)
 
 
 def _lookup_customer(conn: Connection, tenant: str, where: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -44,6 +44,14 @@ def expressions() -> st.SearchStrategy[str]:
                                                                   "first_non_empty", "upper", "not_null"]), inner),
             st.builds(lambda a, b: f"first_non_empty({a}, {b})", inner, inner),
             st.builds(lambda a, b: f"get({a}, {b})", inner, inner),
+            # Two and three arguments, checked and unchecked: the inline type checks and the
+            # fast built-ins must give jmespath's result, or its error, for every type.
+            st.builds(lambda f, a, b: f"{f}({a}, {b})",
+                      st.sampled_from(["in_list", "left", "merge", "contains", "starts_with", "ends_with"]),
+                      inner, inner),
+            st.builds(lambda a, b, c: f"choose({a}, {b}, {c})", inner, inner, inner),
+            st.builds(lambda a, b, c: f"merge({a}, {b}, {c})", inner, inner, inner),
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["values", "keys", "to_number", "abs", "lower"]), inner),
         )
     return st.recursive(base, extend, max_leaves=6)
 
@@ -53,7 +61,7 @@ def outcome(fn: Any, value: Any) -> tuple[str, Any]:
         return "ok", fn(value)
     except jmes_errors.JMESPathError as exc:
         return "error", type(exc).__name__
-    except TypeError:
+    except (TypeError, ValueError):  # jmespath type-checks only the first of variadic arguments
         return "crash", None
 
 
@@ -68,7 +76,7 @@ def test_compiled_matches_interpreter(expression: str, value: Any) -> None:
     assert compiled is not None, expression
     expected = outcome(lambda v: parsed.search(v, options=JMESPATH_OPTIONS), value)
     if expected[0] == "crash":
-        return  # jmespath itself raises a raw TypeError (e.g. ordering text against a number)
+        return  # jmespath itself raises a raw error (ordering text against a number, merge('x', ...))
     got = outcome(compiled, value)
     assert got == expected, expression
     if got[0] == "ok":
@@ -78,3 +86,23 @@ def test_compiled_matches_interpreter(expression: str, value: Any) -> None:
 def test_unsupported_nodes_fall_back() -> None:
     assert compile_tree(jmespath.compile("sort_by(a, &b)").parsed) is None
     assert compile_tree(jmespath.compile("a[1:2]").parsed) is None
+
+
+FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
+              "choose(a, b, c)", "get(a, to_string(b))", "!is_empty(get(a, to_string(b)))", "a && b || c",
+              "!a", "!(a && b)", "merge(a, b)", "a || ''", "a && 'x'", "a || `0`", "a && `[]`",
+              "merge(a, b, c, @)", "merge(a, `{}`, c, b)", "guid_empty()"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(FAST_CALLS), st.one_of(scalars, data, st.fixed_dictionaries({"a": data, "b": data, "c": data})))
+def test_fast_calls_match_interpreter(expression: str, value: Any) -> None:
+    """Every argument type through the inline checks and fast built-ins, on each common shape."""
+    parsed = jmespath.compile(expression)
+    compiled = compile_tree(parsed.parsed)
+    assert compiled is not None
+    expected = outcome(lambda v: parsed.search(v, options=JMESPATH_OPTIONS), value)
+    got = outcome(compiled, value)
+    assert got == expected
+    if got[0] == "ok":
+        assert type(got[1]) is type(expected[1])

@@ -11,7 +11,7 @@ import pytest
 from store_helpers import customer
 
 from engine.errors import InputError, StoreError
-from engine.store import SaveCounts, SqlStore
+from engine.store import SaveCounts, SqlStore, codec
 
 
 def test_a_saved_customer_comes_back_whole_with_its_types(store: SqlStore) -> None:
@@ -103,13 +103,19 @@ def test_customers_without_code_or_guid_are_each_new(store: SqlStore) -> None:
 
 
 def test_update_customer_fields(store: SqlStore) -> None:
-    store.upsert_customer(customer())
+    before = customer()
+    store.upsert_customer(before)
     assert store.update_customer_fields({"InternalCode": "X-1", "Phone": None}, code="000042") is True
     got = store.get_customer(code="000042")
     assert got is not None and got["InternalCode"] == "X-1" and "Phone" not in got
     assert store.lookup("customers", {"InternalCode": "X-1"}) == got
-    # The content hash followed the write-back: saving the new state is "unchanged".
+    # The content hash follows the write-back: saving the new state is "unchanged" (twice: the
+    # hash computed the first time is kept), while saving the old state is a change.
     assert store.upsert_customer(got) == "unchanged"
+    assert store.upsert_customer(got) == "unchanged"
+    assert store.update_customer_fields({"InternalCode": "X-9"}, code="000042") is True
+    assert store.upsert_customer(before) == "updated"
+    assert store.get_customer(code="000042") == codec.canonical(before)
     assert store.update_customer_fields({"InternalCode": "X-2"}, code="nope") is False
     with pytest.raises(StoreError, match="'Addresses' is not a customer field"):
         store.update_customer_fields({"Addresses": []}, code="000042")
@@ -242,3 +248,19 @@ def test_identity_lookups_use_the_unique_indexes_on_sqlite(tmp_path: Any) -> Non
     assert len(plans) == 4
     for plan in plans:
         assert "ux_customers_code" in plan or "ux_customers_guid" in plan, plan
+
+
+def test_a_stored_customer_the_rules_no_longer_accept_is_replaced_not_refused(store: SqlStore) -> None:
+    """After a write-back the hash is recomputed from what is stored; stored data that today's
+    rules refuse (an address type no longer allowed) must not make a valid save fail."""
+    import sqlalchemy as sa
+
+    from engine.store.tables import customer_addresses
+
+    doc = customer(Addresses=[{"AddressType": "DEL", "City": "Utrecht"}])
+    store.upsert_customer(doc)
+    with store._db.engine.begin() as conn:  # what an older version might have let through
+        conn.execute(sa.update(customer_addresses).values(AddressType="OLD"))
+    assert store.update_customer_fields({"InternalCode": "X-1"}, code="000042")
+    assert store.upsert_customer({**doc, "InternalCode": "X-1"}) == "updated"
+    assert store.get_customer(code="000042")["Addresses"] == [{"AddressType": "DEL", "City": "Utrecht"}]  # type: ignore[index]

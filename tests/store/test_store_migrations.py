@@ -60,7 +60,10 @@ def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(empty_store_ur
         assert store.get_customer(code="000007") == OLD_CUSTOMER
         assert store.next_sequence("codes", 1) == 500
         assert store.load_token("erp") == "tok"
-        # Old rows have no content hash yet: the first equal save is an update, then unchanged.
+        # Old rows have no content hash yet: it is computed from what is stored, so an equal
+        # save is already "unchanged", and a different one an update.
+        assert store.upsert_customer(OLD_CUSTOMER) == "unchanged"
+        assert store.upsert_customer({**OLD_CUSTOMER, "CustomerName": "Renamed"}) == "updated"
         assert store.upsert_customer(OLD_CUSTOMER) == "updated"
         assert store.upsert_customer(OLD_CUSTOMER) == "unchanged"
         # What version 2 added works on the upgraded store.

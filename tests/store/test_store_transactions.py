@@ -118,3 +118,17 @@ def test_journal_and_dead_letters_outlive_a_rollback(store: SqlStore) -> None:
     assert [e.status for e in store.journal_entries("run-1")] == ["sent"]
     assert [d.reason for d in store.dead_letters("customer-out")] == ["write-back failed"]
     assert store.count_customers() == 0
+
+
+def test_a_transactional_journal_entry_shares_the_fate_of_its_transaction(store: SqlStore) -> None:
+    """`done` is written with the write-backs: a rollback must take it back, or a resumed run
+    would think the write-backs happened and skip them."""
+    with pytest.raises(Boom), store.transaction():
+        store.journal(JournalEntry("run-1", "flow", "send", "response", {}))
+        store.journal(JournalEntry("run-1", "flow", "", "done", {}), transactional=True)
+        assert {e.status for e in store.journal_entries("run-1")} == {"done", "response"}
+        raise Boom
+    assert [e.status for e in store.journal_entries("run-1")] == ["response"]
+    with store.transaction():
+        store.journal(JournalEntry("run-2", "flow", "", "done", {}), transactional=True)
+    assert [e.status for e in store.journal_entries("run-2")] == ["done"]
