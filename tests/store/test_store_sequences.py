@@ -48,11 +48,18 @@ def test_eight_threads_drawing_a_thousand_numbers_each_get_eight_thousand_distin
 
 _CHILD = """
 import sys
+import time
 from engine.store import open_store
 store = open_store(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()  # start drawing when the other process is ready too
-print(" ".join(str(store.next_sequence("codes", 1)) for _ in range(int(sys.argv[2]))))
+drawn = []
+for _ in range(int(sys.argv[2])):
+    drawn.append(store.next_sequence("codes", 1))
+    # Real callers do work between draws. Back-to-back draws let one process starve the other:
+    # SQLite's busy handler sleeps between tries, and finds the lock taken again each time.
+    time.sleep(0.001)
+print(" ".join(map(str, drawn)))
 """
 
 
