@@ -5,6 +5,7 @@ Every failure prints one clear line per problem to stderr and exits 1; a traceba
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -53,7 +54,27 @@ def friendly(fn: F, hints: Callable[[ImportError], str | None] | None = None) ->
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands in their own modules, imported when used: `validate` should not pay for the demo's
+# simulators or the workers (about 100 ms together). A broken module still fails loudly, as soon
+# as its command (or the list of commands, for --help) is asked for.
+# The demo names ERPs, so it lives in simulators/. Celery workers live in workers/ (the scale
+# extra); Celery itself is imported only when `worker` or `enqueue` runs.
+LAZY_COMMANDS = {"store": "engine.store.cli:store", "new": "engine.scaffold:new", "demo": "simulators.demo:demo",
+                 "worker": "workers.cli:worker", "enqueue": "workers.cli:enqueue"}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="specbridge")
 def cli() -> None:
     """specbridge: ERP connectors as YAML specs."""
@@ -267,29 +288,6 @@ def docs(specs: tuple[str, ...], fmt: str, all_: bool) -> None:
         raise SpecbridgeError("name a spec, or use --all")
     for spec in specs:
         click.echo(render_docs(load_spec(spec), fmt))
-
-
-def _register_optional() -> None:
-    """Subcommands living in their own modules."""
-    try:
-        from .store.cli import store as store_group
-        cli.add_command(store_group)
-    except ImportError:
-        pass
-    from .scaffold import new
-    cli.add_command(new)
-    # The demo names ERPs, so it lives in simulators/. Imported explicitly (it imports only click and
-    # rich at load time): a broken demo module fails loudly instead of vanishing from the commands.
-    from simulators.demo import demo
-    cli.add_command(demo)
-    # Celery workers live in workers/ (the scale extra); imported explicitly like the demo. Celery
-    # itself is imported only when `worker` or `enqueue` runs, so the engine works without it.
-    from workers.cli import enqueue, worker
-    cli.add_command(worker)
-    cli.add_command(enqueue)
-
-
-_register_optional()
 
 
 def main() -> None:

@@ -13,30 +13,38 @@ import json
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .load import LoadedSpec
 from .schema_check import compile_validity
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 @cache
+def schema_document(name: str) -> Any:
+    """schemas/<name>.schema.json, read once."""
+    return json.loads((SCHEMAS_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
 def schema_validator(name: str) -> Draft202012Validator:
-    """A validator for schemas/<name>.schema.json, built once."""
-    path = SCHEMAS_DIR / f"{name}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    """jsonschema's validator for schemas/<name>.schema.json, built once, when a verdict needs
+    explaining: jsonschema is imported only then, as it takes about 90 ms to import."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema_document(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @cache
 def schema_validity(name: str) -> Callable[[Any], bool]:
     """A fast yes/no for schemas/<name>.schema.json (see schema_check.py); jsonschema's own
     `is_valid` when the schema uses keywords that module does not compile."""
-    compiled = compile_validity(schema_validator(name).schema)
+    compiled = compile_validity(schema_document(name))
     return compiled if compiled is not None else schema_validator(name).is_valid
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -23,7 +24,7 @@ def private_tmp(tmp_path, monkeypatch):
 
 
 def test_the_command_is_registered():
-    assert cli.commands["demo"] is demo_module.demo
+    assert cli.get_command(click.Context(cli), "demo") is demo_module.demo
 
 
 def test_demo_runs_every_flow(private_tmp):

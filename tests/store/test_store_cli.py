@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from store_helpers import customer
@@ -105,4 +106,4 @@ def test_a_bad_store_url_is_one_line(tmp_path: Path, document_file: Path) -> Non
 
 def test_the_main_command_line_has_the_store_group() -> None:
     main: Any = pytest.importorskip("engine.cli")
-    assert main.cli.commands.get("store") is store_cli
+    assert main.cli.get_command(click.Context(main.cli), "store") is store_cli
