@@ -15,6 +15,8 @@ Retry rules (the reason this module exists):
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -83,7 +85,18 @@ def _verify(config: HttpConfig) -> ssl.SSLContext | bool:
     if not config.verify:
         return False
     # An explicit context: a private CA is added to verification, never a reason to drop it.
-    return ssl.create_default_context(cafile=config.ca_file) if config.ca_file else True
+    if config.ca_file:
+        return ssl.create_default_context(cafile=config.ca_file)
+    return _default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default verifying context, made once per process (per certificate setting it
+    reads from the environment): making it loads the whole CA bundle, about 40 ms of CPU, which
+    a client per run (plan.run, a worker's task) would otherwise pay every time. A context is
+    safe to share between clients and threads."""
+    return httpx.create_ssl_context()
 
 
 class HttpClientTransport:

@@ -355,6 +355,21 @@ def test_https_is_verified_against_the_given_ca() -> None:
     assert len(server.requests) == 1  # the untrusted attempt was not retried, and sent nothing
 
 
+def test_the_shared_default_context_follows_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default verifying context is made once per process (loading the CA bundle costs about
+    # 40 ms per client): sharing it must not freeze the certificate setting read from the environment.
+    with http_server(echo, tls=True) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", server.ca_file)
+        with closing(open_http(HttpConfig(server.url))) as http:
+            assert http.send(HttpRequest("GET", "/a")).status == 200
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with closing(open_http(HttpConfig(server.url, retry=fast_retry()))) as http, \
+                pytest.raises(ConnectError, match="certificate is not trusted"):
+            http.send(HttpRequest("GET", "/a"))
+        with closing(open_http(HttpConfig(server.url))) as one, closing(open_http(HttpConfig(server.url))) as two:
+            assert one._client._transport._pool._ssl_context is two._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+
 def test_an_injected_httpx_transport_is_used() -> None:
     seen: list[httpx.Request] = []
 
