@@ -12,6 +12,7 @@ Compilation does three things once per spec:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,7 +269,9 @@ def compile_template(source: str, names: Names | None = None) -> Template:
         return Template(source, lambda scope: source, source)
     try:
         ast = JINJA.parse(source)
-        compiled = JINJA.from_string(ast)
+        parts = _text_and_names(ast)
+        if parts is None:
+            _jinja_template(source)  # now, so that its compile-time errors (an unknown filter) are load errors
     except jinja2.TemplateSyntaxError as exc:
         raise ExpressionError(f"Jinja syntax error: {exc.message}", (exc.lineno or 1) - 1,
                               "check that every {{ has its }} and every {% if %} its {% endif %}") from None
@@ -287,7 +290,7 @@ def compile_template(source: str, names: Names | None = None) -> Template:
 
     def jinja_render(scope: Mapping[str, Any]) -> str:
         try:
-            text = compiled.render(scope)
+            text = _jinja_template(source).render(scope)
         except jinja2.UndefinedError as exc:
             raise EvaluationError(f"template refers to something undefined: {exc.message}") from None
         except jinja2.exceptions.SecurityError as exc:
@@ -299,8 +302,16 @@ def compile_template(source: str, names: Names | None = None) -> Template:
         if len(text) > MAX_RENDERED_LENGTH:
             raise EvaluationError(f"template rendered more than {MAX_RENDERED_LENGTH} characters")
         return text
-    parts = _text_and_names(ast)
     return Template(source, jinja_render if parts is None else _direct_render(parts, jinja_render))
+
+
+@functools.lru_cache(maxsize=4096)
+def _jinja_template(source: str) -> jinja2.Template:
+    """Jinja's compiled template for a source text, made once per process and shared: compiling
+    (to Python code, then `compile`) is most of a spec's compile time, and the same texts recur
+    (outcome messages, shared connection headers, a spec loaded again). A plain-path template
+    (`{{ settings.SbmId }}`) is rendered directly and compiled only if it ever needs Jinja."""
+    return JINJA.from_string(source)
 
 
 # Names Jinja resolves itself, whatever the scope holds (`{{ self }}` is the template).

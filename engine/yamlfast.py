@@ -29,6 +29,8 @@ from ruamel.yaml.resolver import VersionedResolver
 
 AVAILABLE = CSafeLoader is not None
 _RESOLVER = VersionedResolver(version=(1, 2))
+_TAGS: dict[str, str] = {}  # plain scalar text -> the tag ruamel resolves it to (YAML 1.2)
+_TAGS_MAX = 20_000
 _STANDARD = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
              "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
              "tag:yaml.org,2002:null"}
@@ -71,7 +73,13 @@ def _scalar(node: Any) -> Any:
         return value
     if node.tag not in _STANDARD:
         raise Fallback("explicit tag")
-    tag = _RESOLVER.resolve(RuamelScalar, value, (True, False))
+    tag = _TAGS.get(value)
+    if tag is None:
+        # ruamel's resolver costs about 1.5 us a scalar, and a spec repeats most of its scalars
+        # (keys above all): each distinct text is resolved once per process.
+        if len(_TAGS) >= _TAGS_MAX:
+            _TAGS.clear()
+        tag = _TAGS[value] = str(_RESOLVER.resolve(RuamelScalar, value, (True, False)))
     if tag == "tag:yaml.org,2002:str":
         return value
     if tag == "tag:yaml.org,2002:null":

@@ -57,3 +57,20 @@ def test_plain_paths_are_rendered_directly_and_unusual_ones_by_jinja() -> None:
     assert compile_template("{{ item.items }}").render.__name__ == "jinja_render"
     with pytest.raises(EvaluationError, match="undefined"):
         template.render({"settings": {}})
+
+
+def test_compile_time_jinja_errors_are_still_load_errors() -> None:
+    # Jinja's compiled templates are made once per source text and shared; a template that needs
+    # Jinja is still compiled at load, so a mistake only the compiler sees is reported then.
+    from engine.expressions import ExpressionError
+
+    with pytest.raises(ExpressionError, match="filter"):
+        compile_template("{{ customer.name | no_such_filter }}")
+    with pytest.raises(ExpressionError, match="filter"):  # again: a failure is never cached as a success
+        compile_template("{{ customer.name | no_such_filter }}")
+
+
+def test_a_shared_compiled_template_renders_each_scope_alone() -> None:
+    one = compile_template("{{ name | upper }}")
+    two = compile_template("{{ name | upper }}")
+    assert one.render({"name": "a"}) == "A" and two.render({"name": "b"}) == "B" and one.render({"name": "c"}) == "C"
