@@ -12,8 +12,9 @@ verdicts equal, keyword by keyword, following jsonschema's own rules (Draft 2020
 
 from __future__ import annotations
 
+import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -41,13 +42,18 @@ def compile_validity(schema: Any) -> Check | None:
 
 
 def _is_integer(value: Any) -> bool:
-    # Draft 2020-12: 1.0 is an integer, and a boolean is not a number at all.
+    # Draft 2020-12: 1.0 is an integer, and a boolean is not a number at all (jsonschema's rules).
     cls = value.__class__
-    return cls is int or (cls is float and value.is_integer()) or (isinstance(value, int) and cls is not bool)
+    if cls is int:
+        return True
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, float) and value.is_integer()) or isinstance(value, int)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and value.__class__ is not bool
+    cls = value.__class__
+    return cls is int or cls is float or (isinstance(value, numbers.Number) and not isinstance(value, bool))
 
 
 _TYPES: dict[str, Check] = {
@@ -67,9 +73,9 @@ def json_equal(one: Any, two: Any) -> bool:
         return True
     if isinstance(one, str) or isinstance(two, str):
         return bool(one == two)
-    if isinstance(one, list) and isinstance(two, list):
+    if isinstance(one, Sequence) and isinstance(two, Sequence):
         return len(one) == len(two) and all(json_equal(a, b) for a, b in zip(one, two, strict=True))
-    if isinstance(one, dict) and isinstance(two, dict):
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
         return len(one) == len(two) and all(key in two and json_equal(value, two[key]) for key, value in one.items())
     if isinstance(one, bool) or isinstance(two, bool):
         return one.__class__ is two.__class__ and one == two
@@ -90,6 +96,8 @@ class _Compiler:
             return lambda value: False
         if not isinstance(schema, Mapping) or not set(schema) <= _KEYWORDS | _ANNOTATIONS:
             raise _Unsupported(schema)
+        if "$id" in schema and schema is not self.root:
+            raise _Unsupported("$id below the root: it changes what `#` means")
         checks = [c for c in (self._ref(schema), _type(schema), _enum(schema), _const(schema), _text(schema),
                               _number(schema), self._object(schema), self._array(schema), self._logic(schema))
                   if c is not None]
@@ -103,8 +111,8 @@ class _Compiler:
         ref = schema.get("$ref")
         if ref is None:
             return None
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise _Unsupported(ref)  # only references into this schema
+        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+            raise _Unsupported(ref)  # only JSON pointers into this schema (`#name` is an anchor)
         if ref not in self.refs:
             self.refs[ref] = None  # being compiled: a recursive reference reads it at run time
             self.refs[ref] = self.compile(self._resolve(ref))
@@ -116,11 +124,11 @@ class _Compiler:
 
     def _resolve(self, ref: str) -> Any:
         target = self.root
-        for part in filter(None, unquote(ref[1:]).split("/")):
+        for part in unquote(ref[1:]).split("/")[1:]:
             part = part.replace("~1", "/").replace("~0", "~")
             if isinstance(target, Mapping) and part in target:
                 target = target[part]
-            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            elif isinstance(target, list) and part.isdigit() and str(int(part)) == part and int(part) < len(target):
                 target = target[int(part)]
             else:
                 raise _Unsupported(ref)  # jsonschema reports an unresolvable reference itself
@@ -273,6 +281,7 @@ def _number(schema: Mapping[str, Any]) -> Check | None:
     def check(v: Any) -> bool:
         if not _is_number(v):
             return True
-        return ((low is None or v >= low) and (high is None or v <= high)
-                and (low_x is None or v > low_x) and (high_x is None or v < high_x))
+        # Written as jsonschema's failures (`v < low` fails), so that NaN passes as it does there.
+        return not ((low is not None and v < low) or (high is not None and v > high)
+                    or (low_x is not None and v <= low_x) or (high_x is not None and v >= high_x))
     return check

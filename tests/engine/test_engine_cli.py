@@ -242,3 +242,15 @@ def test_docs_never_shows_a_secret_default(run_cli: Callable[..., Result], write
     assert result.exit_code == 0, result.output
     assert API_KEY not in result.output
     assert "| Token | string |  | Secret. |" in result.stdout.splitlines()
+
+
+def test_help_lists_each_command_once_even_after_one_was_loaded() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from engine.cli import LAZY_COMMANDS, cli
+
+    assert cli.get_command(click.Context(cli), "store") is not None  # loaded now: in both lists
+    section = CliRunner().invoke(cli, ["--help"]).output.split("Commands:")[1]
+    names = [line.split()[0] for line in section.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    assert len(names) == len(set(names)) and {*LAZY_COMMANDS, "validate", "run"} <= set(names), names

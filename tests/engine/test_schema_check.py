@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import math
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +87,13 @@ def test_keywords_it_does_not_know_are_left_to_jsonschema() -> None:
     assert compile_validity({"$ref": "#/$defs/missing"}) is None  # jsonschema reports it
     assert compile_validity({"pattern": "("}) is None  # a broken pattern: jsonschema reports it
     assert compile_validity({"items": [{"type": "string"}]}) is None
+    assert compile_validity({"$ref": "#name"}) is None  # an anchor, not a pointer
+    assert compile_validity({"$ref": "#/$defs//a", "$defs": {"a": True}}) is None  # points nowhere
+    empty_key = compile_validity({"$ref": "#/$defs//a", "$defs": {"": {"a": {"type": "string"}}}})
+    assert empty_key is not None and not empty_key(5) and empty_key("x")  # "" is a key, as in RFC 6901
+    # An $id below the root changes what `#` means there: left to jsonschema.
+    assert compile_validity({"properties": {"a": {"$id": "http://other/x", "$ref": "#/$defs/y",
+                                                   "$defs": {"y": {"type": "string"}}}}}) is None
 
 
 # The keywords the spec schema adds: text, number and size limits, const, logic, if/then/else, $ref.
@@ -110,8 +120,16 @@ DEFS = {"text": {"type": "string", "minLength": 1},
         "node": {"type": ["object", "string"], "properties": {"a": {"$ref": "#/$defs/node"}}, "additionalProperties": False}}
 
 
+class _Float(float):
+    pass
+
+
+# Numbers YAML, JSON or an embedding service may hand over that are not plain int or float.
+ODD_NUMBERS = [math.nan, math.inf, -math.inf, _Float(2.0), _Float(2.5), Decimal(1), Decimal("2.5"), Fraction(1, 2), (1,)]
+
+
 @settings(max_examples=800, deadline=None)
-@given(schema=logic_schemas, value=small_values)
+@given(schema=logic_schemas, value=st.one_of(small_values, st.sampled_from(ODD_NUMBERS)))
 def test_the_other_keywords_give_jsonschemas_verdict(schema: Any, value: Any) -> None:
     if isinstance(schema, dict):
         schema = {**schema, "$defs": DEFS}  # the $refs (recursive ones included) point here

@@ -88,6 +88,7 @@ class StormResult:
     crashes: list[str] = field(default_factory=list)  # non-SpecbridgeError exceptions (tracebacks)
     lost_at_failure: list[str] = field(default_factory=list)  # failed and not in the dead letters
     replayed_with_faults: tuple[int, int] = (0, 0)
+    kept_after_success: list[str] = field(default_factory=list)  # replayed fine, dead letter still there
     cli_replay: str = ""
     not_written_back: list[str] = field(default_factory=list)
     dead_letters_left: int = 0
@@ -105,6 +106,12 @@ class StormResult:
                 "duplicate_causes": self.duplicate_causes, "partial_files": len(self.partial_files),
                 "replayed_with_faults_ok_failed": list(self.replayed_with_faults),
                 "cli_replay": self.cli_replay, "seconds": round(self.seconds, 1)}
+
+
+def _still_dead(h: Harness, run_keys: list[str]) -> list[str]:
+    """Run keys that replayed successfully and still have a dead letter (the engine must clear it)."""
+    dead = {letter.run_key for letter in h.store.dead_letters(h.plan.name)}
+    return [key for key in run_keys if key in dead]
 
 
 def _inject(h: Harness, rng: random.Random, result: StormResult, labels: dict[int, str], *,
@@ -184,11 +191,13 @@ def storm_http(h: Harness, folder: Path, store_url: str, seed: int) -> StormResu
         # Replay the dead letters once under one more fault each, then cleanly through the CLI.
         letters = h.store.dead_letters(h.plan.name)
         ok = failed = 0
+        succeeded: list[str] = []
         for letter in letters:
             queued = _inject(h, rng, result, labels, count=1)
             try:
                 h.run(letter.record, run_key=letter.run_key)  # a success clears its dead letter itself
                 ok += 1
+                succeeded.append(letter.run_key)
             except SpecbridgeError:
                 failed += 1
             except Exception:
@@ -196,6 +205,7 @@ def storm_http(h: Harness, folder: Path, store_url: str, seed: int) -> StormResu
             name = _name_of(h, letter.record)
             fault_log.setdefault(name, []).extend(f"replay:{x}" for x in _count_fired(h, queued, result, labels))
         result.replayed_with_faults = (ok, failed)
+        result.kept_after_success = _still_dead(h, succeeded)
         h.sim.faults.release_all()
         # The command line runs with the spec's own settle time: let every lost answer age past it
         # once, rather than have the replay wait for each letter in turn.
@@ -260,6 +270,7 @@ def storm_monitor(h: MonitorHarness, folder: Path, store_url: str, seed: int) ->
         result.customers = len(names)
         # Replay: once more against servers that drop again (half of them), then cleanly via the CLI.
         ok = failed = 0
+        succeeded: list[str] = []
         for letter in h.store.dead_letters(h.plan.name):
             drop = rng.choice([None, rng.randint(1, 15_000)])
             with sftp_server(root, FTP_USER, FTP_PASSWORD, drop_after=drop) as srv:
@@ -268,11 +279,13 @@ def storm_monitor(h: MonitorHarness, folder: Path, store_url: str, seed: int) ->
                 try:
                     h.run(letter.record, run_key=letter.run_key, timeout=5)  # clears its dead letter
                     ok += 1
+                    succeeded.append(letter.run_key)
                 except SpecbridgeError:
                     failed += 1
             if drop is not None:
                 result.injected["sftp_drop_mid_upload"] += 1
         result.replayed_with_faults = (ok, failed)
+        result.kept_after_success = _still_dead(h, succeeded)
         with ftp_server(root, FTP_USER, FTP_PASSWORD) as srv:
             h.settings = {"FtpServerAddress": srv.url, "Username": FTP_USER, "Password": FTP_PASSWORD}
             result.cli_replay = _cli_replay(h.spec, h.settings, store_url, folder)
@@ -391,6 +404,7 @@ def test_every_failed_run_is_a_dead_letter(storm: dict[str, StormResult], flow: 
 def test_after_replay_every_customer_is_written_back(storm: dict[str, StormResult], flow: str) -> None:
     result = storm[flow]
     assert result.not_written_back == []
+    assert result.replayed_with_faults[0] > 0 and result.kept_after_success == []
     assert result.dead_letters_left == 0
     assert result.cli_replay.endswith("0 still failing"), result.cli_replay
 
