@@ -13,6 +13,7 @@ very deep nesting. A property test checks that both readers give the same data.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,6 @@ from ruamel.yaml.resolver import VersionedResolver
 
 AVAILABLE = CSafeLoader is not None
 _RESOLVER = VersionedResolver(version=(1, 2))
-_TAGS: dict[str, str] = {}  # plain scalar text -> the tag ruamel resolves it to (YAML 1.2)
-_TAGS_MAX = 20_000
 _STANDARD = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
              "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
              "tag:yaml.org,2002:null"}
@@ -73,13 +72,7 @@ def _scalar(node: Any) -> Any:
         return value
     if node.tag not in _STANDARD:
         raise Fallback("explicit tag")
-    tag = _TAGS.get(value)
-    if tag is None:
-        # ruamel's resolver costs about 1.5 us a scalar, and a spec repeats most of its scalars
-        # (keys above all): each distinct text is resolved once per process.
-        if len(_TAGS) >= _TAGS_MAX:
-            _TAGS.clear()
-        tag = _TAGS[value] = str(_RESOLVER.resolve(RuamelScalar, value, (True, False)))
+    tag = _plain_tag(value)
     if tag == "tag:yaml.org,2002:str":
         return value
     if tag == "tag:yaml.org,2002:null":
@@ -91,6 +84,13 @@ def _scalar(node: Any) -> Any:
     if tag == "tag:yaml.org,2002:float":
         return _float(value)
     raise Fallback(f"scalar typed {tag}")  # timestamps and the like: ruamel knows best
+
+
+@functools.lru_cache(maxsize=20_000)
+def _plain_tag(value: str) -> str:
+    """The tag ruamel resolves a plain scalar to (YAML 1.2). Its resolver costs about 1.5 us a
+    scalar and a spec repeats most of its scalars (keys above all): each text is resolved once."""
+    return str(_RESOLVER.resolve(RuamelScalar, value, (True, False)))
 
 
 def _int(text: str) -> int:

@@ -17,6 +17,7 @@ Every SQLAlchemy error leaves through `connect.translate_errors` as a StoreError
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -151,17 +152,11 @@ class Database:
 
 def _insert_logs(conn: Connection, rows: Sequence[LogRow]) -> None:
     """Consecutive rows of one table go in one executemany, with a statement built once."""
-    start = 0
-    while start < len(rows):
-        table = rows[start][0]
-        end = start + 1
-        while end < len(rows) and rows[end][0] is table:
-            end += 1
+    for table, group in itertools.groupby(rows, key=lambda pair: pair[0]):
         statement = _INSERTS.get(table.name)
         if statement is None:
             statement = _INSERTS.setdefault(table.name, sa.insert(table))
-        conn.execute(statement, [row for _, row in rows[start:end]])
-        start = end
+        conn.execute(statement, [row for _, row in group])
 
 
 _INSERTS: dict[str, sa.Insert] = {}
