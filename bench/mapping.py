@@ -152,8 +152,8 @@ def accountview_by_hand(c: dict[str, Any], new_code: int, settings: dict[str, An
 
 
 def _stepper(plan: engine.Plan, ids: list[str], settings: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    steps = [s for s in plan.steps if s.id in ids]
     resolved = resolve(plan.settings, settings)
+    steps = [s for s in plan.specialise(resolved) if s.id in ids]  # as a run does
     services = Services()
 
     def run(scope: dict[str, Any]) -> dict[str, Any]:

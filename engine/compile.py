@@ -15,10 +15,17 @@ from transports.base import HttpResponse
 
 from .connections import ConnectionDecl, compile_connection
 from .errors import Location, SettingsError, SpecError, SpecErrors
-from .expressions import Expr, ExpressionError, Names, Template, compile_expr, compile_template
+from .expressions import (
+    Expr,
+    ExpressionError,
+    Names,
+    Template,
+    compile_expr,
+    compile_template,
+    template_names,
+)
 from .fast import build_fast
 from .fields import MISSING, FieldRule, RecordRef, object_builder, template_source
-from .jmes import simple_path
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan
 from .settings import SETTING_TYPES, SettingDecl, convert
@@ -37,28 +44,38 @@ class Compiler:
     connections: Mapping[str, ConnectionDecl] = field(default_factory=dict)
     record: RecordRef = RecordRef(None)
     constants: frozenset[str] = frozenset({"settings"})
+    # Specialising for one run's settings (Plan.specialise): the values of the constant names,
+    # and, while a map step's fields are compiled, the names they read (to drop unused lets).
+    values: Mapping[str, Any] | None = None
+    used: set[str] | None = None
 
     # --- located helpers -------------------------------------------------------------------
     def fail(self, path: list[PathPart], message: str, hint: str | None = None, key: bool = False) -> None:
         self.errors.append(SpecError(message, self.spec.source.locate(path, key=key), hint))
 
     def names(self, roots: frozenset[str], constants: frozenset[str] | None = None) -> Names:
-        return Names(roots, self.settings, self.constants if constants is None else constants)
+        return Names(roots, self.settings, self.constants if constants is None else constants, self.values)
 
     def expr(self, path: list[PathPart], text: Any, roots: frozenset[str],
              constants: frozenset[str] | None = None) -> Expr | None:
         try:
-            return compile_expr(text, self.names(roots, constants))
+            expr = compile_expr(text, self.names(roots, constants))
         except ExpressionError as exc:
             self.errors.append(SpecError(exc.message, self._shifted(path, exc.offset, False), exc.hint))
             return None
+        if self.used is not None:
+            self.used |= expr.refs
+        return expr
 
     def template(self, path: list[PathPart], text: Any, roots: frozenset[str]) -> Template | None:
         try:
-            return compile_template(text, self.names(roots))
+            template = compile_template(text, self.names(roots))
         except ExpressionError as exc:
             self.errors.append(SpecError(exc.message, self._shifted(path, exc.offset, True), exc.hint))
             return None
+        if self.used is not None:
+            self.used |= template_names(text)
+        return template
 
     def _shifted(self, path: list[PathPart], offset: int, lines: bool) -> Location:
         """Point inside the scalar: a column offset for expressions, a line offset for templates."""
@@ -100,7 +117,7 @@ class Compiler:
                     description=data.get("description"), notes=data.get("notes"),
                     direction=data.get("direction", "outbound"), file=self.spec.file,
                     input=input_spec, settings=decls, connections=self.connections, steps=tuple(steps),
-                    result=result, fixtures=tuple(data.get("tests") or ()), spec=data)
+                    result=result, fixtures=tuple(data.get("tests") or ()), spec=data, source=self.spec)
 
     def _settings(self, raw: Any) -> dict[str, SettingDecl]:
         decls: dict[str, SettingDecl] = {}
@@ -209,7 +226,7 @@ class Compiler:
             if expr is None:
                 return None
             return self._finish(FieldRule(name, "from", expr.source, expr.evaluate, record=self.record,
-                                          omit_empty=omit_default))
+                                          omit_empty=omit_default, path2=expr.path2))
         if not isinstance(raw, dict):
             return None
         sources = [k for k in ("from", "template", "value", "coalesce", "cases", "fields", "each", "items") if k in raw]
@@ -224,7 +241,7 @@ class Compiler:
         made = self._source(kind, name, raw, path, roots)
         if made is None:
             return None
-        source, text, children, each = made
+        source, text, children, each, path2 = made
         when = self.expr([*path, "when"], raw["when"], roots) if "when" in raw else None
         unless = self.expr([*path, "unless"], raw["unless"], roots) if "unless" in raw else None
         default_from = self.expr([*path, "default_from"], raw["default_from"], roots) if "default_from" in raw else None
@@ -239,31 +256,32 @@ class Compiler:
             too_long=raw.get("too_long", "truncate"),
             required=bool(raw.get("required", False)), omit_empty=bool(raw.get("omit_empty", omit_default)),
             notes=raw.get("notes"), doc_source=raw.get("source"), children=children, each=each,
-            record=self.record))
+            record=self.record, path2=path2))
 
     def _source(self, kind: str, name: str, raw: dict[str, Any], path: list[PathPart], roots: frozenset[str]
-                ) -> tuple[Callable[[Mapping[str, Any]], Any], str, tuple[FieldRule, ...], Expr | None] | None:
+                ) -> tuple[Callable[[Mapping[str, Any]], Any], str, tuple[FieldRule, ...], Expr | None,
+                           tuple[str, str] | None] | None:
+        """(source closure, text shown, children, `each`, the two names of a plain `a.b` from:)."""
         if kind == "from":
             expr = self.expr([*path, "from"], raw["from"], roots)
-            return (expr.evaluate, expr.source, (), None) if expr else None  # path2: see _finish
+            return (expr.evaluate, expr.source, (), None, expr.path2) if expr else None
         if kind == "template":
             tpl = self.template([*path, "template"], raw["template"], roots)
-            return (template_source(tpl), tpl.source, (), None) if tpl else None
+            return (template_source(tpl), tpl.source, (), None, None) if tpl else None
         if kind == "value":
             constant = raw["value"]
-            return (lambda scope: constant), json.dumps(constant, ensure_ascii=False, default=str), (), None
+            return (lambda scope: constant), json.dumps(constant, ensure_ascii=False, default=str), (), None, None
         if kind == "coalesce":
             exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
             if any(e is None for e in exprs):
                 return None
-            coalesce = coalesce_source(tuple(e.evaluate for e in exprs if e),
-                                       tuple(_two_names(e.source) if e.is_path else None for e in exprs if e))
-            return coalesce, "; ".join(e.source for e in exprs if e), (), None
+            coalesce = coalesce_source(tuple(e.evaluate for e in exprs if e), tuple(e.path2 for e in exprs if e))
+            return coalesce, "; ".join(e.source for e in exprs if e), (), None, None
         if kind == "cases":
             return self._cases(raw["cases"], [*path, "cases"], roots)
         if kind == "fields":
             children = self.rules(raw["fields"], [*path, "fields"], roots, f"{name}.")
-            return object_builder(children), "(object)", children, None
+            return object_builder(children), "(object)", children, None, None
         if kind == "each":
             each = self.expr([*path, "each"], raw["each"], roots)
             children = self.rules(raw.get("fields") or {}, [*path, "fields"], roots | {"item"}, f"{name}[].")
@@ -277,7 +295,7 @@ class Compiler:
                 if not isinstance(items, list):
                     return []
                 return [build({**scope, "item": item}) for item in items]
-            return each_source, each.source, children, each
+            return each_source, each.source, children, each, None
         if kind == "items":
             children = tuple(r for i, item in enumerate(raw["items"])
                              if (r := self.rule(f"{name}[{i}]", item, [*path, "items", i], roots)) is not None)
@@ -286,7 +304,7 @@ class Compiler:
 
             def items_source(scope: Mapping[str, Any]) -> list[Any]:
                 return [None if (v := f(scope)) is OMIT else v for f in fns]
-            return items_source, "(list)", children, None
+            return items_source, "(list)", children, None, None
         return None
 
     def _cases(self, raw: list[Any], path: list[PathPart], roots: frozenset[str]) -> Any:
@@ -307,12 +325,10 @@ class Compiler:
                 non_empty = False
             compiled.append((when.evaluate if when else None, value_fn, non_empty))
             texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
-        return cases_source(tuple(compiled)), "; ".join(texts), (), None
+        return cases_source(tuple(compiled)), "; ".join(texts), (), None, None
 
     @staticmethod
     def _finish(rule: FieldRule) -> FieldRule:
-        if rule.source_kind == "from":
-            object.__setattr__(rule, "path2", _two_names(rule.source_text))
         object.__setattr__(rule, "fast", build_fast(rule))
         return rule
 
@@ -339,13 +355,6 @@ class Compiler:
 
 def _parsed(source: str) -> dict[str, Any]:
     return jmespath.compile(source).parsed  # parsed before, so from jmespath's cache
-
-
-def _two_names(source: str) -> tuple[str, str] | None:
-    path = simple_path(_parsed(source))
-    if path is not None and len(path) == 2 and all(isinstance(p, str) for p in path):
-        return path[0], path[1]  # type: ignore[return-value]
-    return None
 
 
 def _reported(errors: list[SpecError], path: list[PathPart]) -> bool:

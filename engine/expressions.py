@@ -54,6 +54,8 @@ class Names:
     # Names whose value is the same for every record of a run (settings, and lets built only
     # from settings): an expression using nothing else is evaluated once per run.
     constants: frozenset[str] = frozenset({"settings"})
+    # Specialising (Plan.specialise): the values of the constant names, folded in at compile time.
+    values: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def check(self, refs: Iterator[tuple[str, str | None]]) -> None:
         for root, second in refs:
@@ -76,6 +78,13 @@ class Expr:
     evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False, compare=False)
     is_path: bool = False  # True when specialised into direct getters
     constant: bool = False  # depends on run-constant names only (memoised per run's settings)
+    # Specialised for known values (engine/fold.py): the value, if it folded to one; the truth of
+    # a condition that no longer depends on the record; the root names it still reads; and the two
+    # names of a plain `a.b` path, which the field closures read inline.
+    literal: tuple[Any] | None = None
+    decided: bool | None = None
+    refs: frozenset[str] = frozenset()
+    path2: tuple[str, str] | None = None
 
 
 def compile_expr(source: str, names: Names | None = None) -> Expr:
@@ -101,28 +110,40 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
     if _negated_path(ast):
         raise ExpressionError(f"'!' applies to the first name only in {source!r}, so the rest always "
                               "yields null", hint="write !(a.b) or is_empty(a.b)")
-    refs = [root for root, _ in _root_refs(ast, at_root=True)]
     if names is not None:
         names.check(_root_refs(ast, at_root=True))
-        if refs and set(refs) <= names.constants and simple_path(ast) is None:
-            compiled = compile_tree(ast)
-            if compiled is not None:
-                return Expr(source, _memoised(compiled), False, True)
+    decided = None
+    if names is not None and names.values is not None:
+        from .fold import decided as decide  # only when specialising
+        from .fold import fold
+
+        ast = fold(ast, names.values)
+        if ast["type"] == "literal":
+            value = ast["value"]
+            return Expr(source, lambda scope: value, False, True, (value,), truthy(value))
+        decided = decide(ast)
+    refs = frozenset(root for root, _ in _root_refs(ast, at_root=True))
+    shape = {"decided": decided, "refs": refs}
+    if names is not None and refs and refs <= names.constants and simple_path(ast) is None:
+        compiled = compile_tree(ast)
+        if compiled is not None:
+            return Expr(source, _memoised(compiled), False, True, **shape)
     path = simple_path(ast)
     if path is not None:
-        return Expr(source, path_getter(tuple(path)), True)
+        two = (path[0], path[1]) if len(path) == 2 and all(isinstance(p, str) for p in path) else None
+        return Expr(source, path_getter(tuple(path)), True, path2=two, **shape)  # type: ignore[arg-type]
     compiled = compile_tree(ast)
     if compiled is not None:
         # No wrapper: a jmespath error (a function given the wrong type) is rare and is
         # translated where the runner catches it, naming the step; the hot path stays one call.
-        return Expr(source, compiled, False)
+        return Expr(source, compiled, False, **shape)
 
     def evaluate(scope: Mapping[str, Any]) -> Any:
         try:
             return parsed.search(scope, options=JMESPATH_OPTIONS)
         except jmes_errors.JMESPathError as exc:
             raise EvaluationError(f"{source}: {exc}") from None
-    return Expr(source, evaluate, False)
+    return Expr(source, evaluate, False, **shape)
 
 
 def _memoised(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -258,6 +279,13 @@ class Template:
     source: str
     render: Callable[[Mapping[str, Any]], str] = field(repr=False, compare=False)
     constant: str | None = None  # set when the template has no {{ }} / {% %} at all
+
+
+def template_names(source: str) -> set[str]:
+    """The names a (valid) template reads from the scope."""
+    if "{{" not in source and "{%" not in source:
+        return set()
+    return set(meta.find_undeclared_variables(JINJA.parse(source))) - JINJA_FUNCTIONS
 
 
 def compile_template(source: str, names: Names | None = None) -> Template:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .expressions import truthy
-from .fields import MISSING, OMIT, FieldRule, _blank
+from .fields import MISSING, OMIT, FieldRule, _blank, never
 
 Fast = Callable[[Mapping[str, Any]], Any]
 
@@ -26,6 +26,8 @@ _ALREADY = {"number": (int, float), "integer": (int,), "string": (str,), "boolea
 def build_fast(rule: FieldRule) -> Fast:
     if rule.max_length is not None and rule.values is None and rule.default_from is None and rule.type is None:
         body = _text_body(rule)
+        if rule.path2 is not None and not rule.required:
+            body = _plain_text_body(rule, body)
     elif rule.values is None and rule.default is MISSING and rule.default_from is None and rule.type is None \
             and not (rule.required or rule.omit_empty):
         body = rule.source
@@ -78,6 +80,39 @@ def _text_body(rule: FieldRule) -> Fast:
     return text_field
 
 
+def _plain_text_body(rule: FieldRule, text_field: Fast) -> Fast:
+    """The two commonest shapes, `a.b` read inline, with only the checks they need: sent only if
+    not empty (omit_empty, no default) or always sent (a text default, no omit_empty). A value
+    that is not plain text of the usual kind takes the full path, `text_field`."""
+    a, b = rule.path2  # type: ignore[misc]
+    n, cut, fit = rule.max_length, rule.too_long == "truncate", rule._fit
+    assert n is not None
+    if rule.omit_empty and rule.default is MISSING:
+        def text_or_nothing(scope: Mapping[str, Any]) -> Any:
+            first = scope.get(a)
+            value = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if value.__class__ is str:
+                if len(value) > n:
+                    value = value[:n] if cut else fit(value, scope)
+                return value if value and not value.isspace() else OMIT
+            return OMIT if value is None else text_field(scope)
+        return text_or_nothing
+    default = rule.default
+    if not rule.omit_empty and default.__class__ is str and len(default) <= n:
+        def text_or_default(scope: Mapping[str, Any]) -> Any:
+            first = scope.get(a)
+            value = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if value.__class__ is str:
+                if not value or value.isspace():
+                    return default
+                if len(value) > n:
+                    return value[:n] if cut else fit(value, scope)
+                return value
+            return default if value is None else text_field(scope)
+        return text_or_default
+    return text_field
+
+
 def _general_body(rule: FieldRule) -> Fast:
     """Any combination of stages, in the documented order; a constant branch per stage."""
     source, inline = rule.source, rule.path2 is not None
@@ -126,8 +161,12 @@ def _general_body(rule: FieldRule) -> Fast:
 
 def _guarded(rule: FieldRule, body: Fast) -> Fast:
     """`when` / `unless` around the body; conditions are mostly booleans, decided without a call."""
-    when_fn = rule.when.evaluate if rule.when is not None else None
-    unless_fn = rule.unless.evaluate if rule.unless is not None else None
+    when, unless = rule.when, rule.unless
+    # In a plan specialised for its settings a condition may be decided already (engine/fold.py).
+    if (when is not None and when.decided is False) or (unless is not None and unless.decided is True):
+        return never
+    when_fn = when.evaluate if when is not None and when.decided is None else None
+    unless_fn = unless.evaluate if unless is not None and unless.decided is None else None
     if when_fn is None and unless_fn is None:
         return body
     if unless_fn is None:

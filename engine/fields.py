@@ -30,6 +30,11 @@ class _Omit:
 OMIT: Any = _Omit()       # the field is not sent at all
 MISSING: Any = object()   # a rule key that was not given
 
+
+def never(scope: Mapping[str, Any]) -> Any:
+    """A field whose condition can never hold (in a specialised plan): builders leave it out."""
+    return OMIT
+
 Source = Callable[[Mapping[str, Any]], Any]
 
 
@@ -236,7 +241,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 def object_builder(rules: tuple[FieldRule, ...]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """Build an object from rules, in rule order, leaving out omitted fields."""
-    pairs = tuple((r.name.rsplit(".", 1)[-1], r.fast) for r in rules)
+    pairs = tuple((r.name.rsplit(".", 1)[-1], r.fast) for r in rules if r.fast is not never)
 
     def build(scope: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

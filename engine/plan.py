@@ -54,6 +54,34 @@ class Plan:
     result: Template | None
     fixtures: tuple[dict[str, Any], ...] = ()
     spec: Any = field(default=None, repr=False, compare=False)
+    source: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, to specialise from
+    _specialised: dict[Any, tuple[Step, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    # --- specialising --------------------------------------------------------------------------
+    def specialise(self, settings: Settings) -> tuple[Step, ...]:
+        """The steps compiled again with these settings known: what depends only on them is
+        computed once, conditions they decide are settled, lets nothing reads any more are
+        dropped (engine/fold.py). Same results as `steps`, less work per record; made once per
+        distinct set of settings and kept (a few sets: a service runs few tenants' settings)."""
+        if self.source is None:
+            return self.steps
+        values = settings.values
+        try:
+            key: Any = frozenset(values.items())
+        except TypeError:  # a list or object setting
+            key = json.dumps(values, sort_keys=True, default=str)
+        steps = self._specialised.get(key)
+        if steps is None:
+            from .compile import Compiler  # compile.py builds Plans: imported when first needed
+
+            try:
+                steps = Compiler(self.source, values={"settings": dict(values)}).compile().steps
+            except SpecbridgeError:
+                steps = self.steps  # compiled once already, so never expected; the general steps do
+            if len(self._specialised) >= 16:
+                self._specialised.clear()
+            self._specialised[key] = steps
+        return steps
 
     # --- input -------------------------------------------------------------------------------
     def read_input(self, data: str | bytes | Any) -> tuple[Any, str | None]:
@@ -174,7 +202,8 @@ class Plan:
         try:
             journal.record("", "resumed" if journal.resumed else "started")
             skipped = None
-            for step in self.steps:
+            # A trace explains the spec as written, so it runs the general steps.
+            for step in self.steps if explain else self.specialise(settings):
                 run.step = step.id
                 if step.when is not None and not truthy(step.when.evaluate(scope)):
                     scope[step.id] = None

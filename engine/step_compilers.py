@@ -28,6 +28,7 @@ from .steps import (
 
 if TYPE_CHECKING:
     from .compile import Compiler
+    from .expressions import Expr
 
 Roots = frozenset[str]
 StepCompiler = Callable[["Compiler", dict[str, Any], list[PathPart], Roots], Step | None]
@@ -51,22 +52,42 @@ def _connection(c: Compiler, step: dict[str, Any], path: list[PathPart]) -> str 
 
 
 def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:
-    lets = []
+    lets: list[tuple[str, Expr]] = []
     let_roots = roots
     constants = frozenset({"settings"})
-    for name, text in (step.get("let") or {}).items():
-        expr = c.expr([*path, "let", name], text, let_roots, constants)
-        if expr is not None:
-            lets.append((name, expr))
-            if expr.constant:
-                constants = constants | {name}
-        let_roots = let_roots | {name}
-    c.constants = constants
+    outer_values, outer_used = c.values, c.used
     try:
+        for name, text in (step.get("let") or {}).items():
+            expr = c.expr([*path, "let", name], text, let_roots, constants)
+            if expr is not None:
+                lets.append((name, expr))
+                if expr.constant:
+                    constants = constants | {name}
+                if expr.literal is not None and c.values is not None:
+                    c.values = {**c.values, name: expr.literal[0]}  # specialising: folded into the fields
+            let_roots = let_roots | {name}
+        c.constants = constants
+        c.used = set() if c.values is not None else None
         rules = c.rules(step["fields"], [*path, "fields"], let_roots, omit_default=bool(step.get("omit_empty")))
+        used = c.used
     finally:
-        c.constants = frozenset({"settings"})
+        c.constants, c.values, c.used = frozenset({"settings"}), outer_values, outer_used
+    if used is not None:
+        lets = _live(lets, used)
+        if outer_used is not None:
+            outer_used |= used
     return MapStep(**c.common(step, path, roots), lets=tuple(lets), rules=rules, title=step.get("title"))
+
+
+def _live(lets: list[tuple[str, Expr]], used: set[str]) -> list[tuple[str, Expr]]:
+    """The lets the fields still read once specialised (a let folded into them, or only read by
+    such a let, is dropped): computing a value per record that nothing reads is pure cost."""
+    live, kept = set(used), []
+    for name, expr in reversed(lets):
+        if name in live:
+            kept.append((name, expr))
+            live |= expr.refs
+    return kept[::-1]
 
 
 def compile_lookup(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: Roots) -> Step | None:

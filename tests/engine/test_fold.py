@@ -1,0 +1,157 @@
+"""Specialising for known settings (engine/fold.py, Plan.specialise) never changes a result.
+
+Two levels: any expression, folded for some of its names, gives what jmespath gives for the
+original on the whole scope (or fails as it does); and the seed connectors' map steps, specialised
+for random settings, build exactly what the general steps build from random customers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_jmes_compiled import KEYS, data, expressions  # same folder: the shared expression grammar
+
+import engine
+from engine.expressions import EvaluationError, ExpressionError, Names, compile_expr, truthy
+from engine.functions import JMESPATH_OPTIONS
+from engine.runtime import Run, Services
+from engine.settings import resolve
+from engine.steps import MapStep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _outcome(fn: Any) -> tuple[str, Any]:
+    try:
+        return "ok", fn()
+    except (jmespath.exceptions.JMESPathError, EvaluationError):
+        return "error", None
+    except (TypeError, ValueError):
+        return "crash", None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(expressions(), st.fixed_dictionaries({k: data for k in KEYS}), st.sets(st.sampled_from(KEYS)))
+def test_folded_expression_gives_the_original_result(expression: str, scope: dict[str, Any], known: set[str]) -> None:
+    try:
+        parsed = jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError:
+        return
+    expected = _outcome(lambda: parsed.search(scope, options=JMESPATH_OPTIONS))
+    if expected[0] == "crash":
+        return  # jmespath itself fails with a raw error: nothing to agree with
+    names = Names(frozenset(KEYS), frozenset(), frozenset(known), {k: scope[k] for k in known})
+    try:
+        folded = compile_expr(expression, names)
+    except ExpressionError:
+        return  # refused for every spec (e.g. `!(a).b`), folded or not
+    got = _outcome(lambda: folded.evaluate(scope))
+    assert got == expected, expression
+    if folded.decided is not None and got[0] == "ok":
+        assert folded.decided == truthy(got[1]), expression
+    if folded.literal is not None:
+        assert not folded.refs and got == ("ok", folded.literal[0]), expression
+
+
+def _folded(expression: str, **known: Any) -> Any:
+    return compile_expr(expression, Names(frozenset({"settings", "a", "b", "item"}), frozenset({"S", "T"}),
+                                          frozenset(known), known))
+
+
+def test_what_folds_and_what_does_not() -> None:
+    settings_ = {"settings": {"S": False, "T": "x"}}
+    assert _folded("settings.T", **settings_).literal == ("x",)
+    assert _folded("{k: settings.T, l: a}", **settings_).refs == {"a"}
+    chosen = _folded("choose(settings.S, a, b)", **settings_)
+    assert chosen.literal is None and chosen.refs == {"b"} and chosen.path2 is None
+    assert _folded("choose(settings.S, upper(a), b)", **settings_).refs == {"a", "b"}  # could fail: kept
+    assert _folded("a.x && settings.S", **settings_).decided is False
+    assert _folded("upper(a) && settings.S", **settings_).decided is None  # upper(a) may fail: not claimed
+    assert _folded("settings.S || a.x", **settings_).path2 == ("a", "x")
+    assert _folded("a[?x == `1`] | [0]", **settings_).literal is None
+    assert _folded("length(settings.T)", **settings_).literal == (1,)
+    assert _folded("to_number(settings.T)", **settings_).literal == (None,)
+    assert _folded("now()", **settings_).literal is None  # the clock is never folded
+    failing = _folded("length(settings.S)", **settings_)  # a boolean has no length: fails per record
+    assert failing.literal is None
+    with pytest.raises((EvaluationError, jmespath.exceptions.JMESPathError)):
+        failing.evaluate({"settings": settings_["settings"]})
+
+
+# --- the seed connectors, specialised -------------------------------------------------------------
+
+TEXT = st.one_of(st.none(), st.sampled_from(["", " ", "x", "NL", "en", "sv", "1", "2", "P1", "P9", "Acme Corp",
+                                              "a" * 60, "0123"]))
+ADDRESS = st.fixed_dictionaries({"AddressType": st.sampled_from(["VIS", "DEL", "INV"]), "AddressLine1": TEXT,
+                                 "AddressLine2": TEXT, "City": TEXT, "PostCode": TEXT, "Iso2": TEXT, "Phone": TEXT})
+CONTACT = st.fixed_dictionaries({"ContactId": TEXT, "FirstName": TEXT, "LastName": TEXT, "FullName": TEXT,
+                                 "Email": TEXT, "Phonenumber": TEXT, "MobileNumber": TEXT})
+CUSTOMER = st.fixed_dictionaries({
+    "CustomerGuid": st.just("g"), "CustomerCode": TEXT, "CustomerName": st.sampled_from(["Acme", "Beta BV", "x" * 120]),
+    "Email": TEXT, "Phone": TEXT, "Fax": TEXT, "Website": TEXT, "VatCode": TEXT, "ChamberOfCommerceCode": TEXT,
+    "LanguageCode": TEXT, "Discount": st.one_of(st.none(), st.integers(0, 50), st.just("")),
+    "PaymentConditionCode": TEXT, "CustomerManager": TEXT, "MobileNumber": TEXT, "Currency": TEXT,
+    "CountryCode": TEXT, "SearchCode": TEXT, "RelationGroup": TEXT, "CollectionAccountCode": TEXT,
+    "UsesPriceField": st.one_of(st.none(), st.integers(0, 5), TEXT),
+    "UnknownElements": st.one_of(st.none(), st.fixed_dictionaries({"CustomerGroupId": TEXT})),
+    "Addresses": st.lists(ADDRESS, max_size=3), "ContactPersons": st.lists(CONTACT, max_size=2)})
+FLAGS = st.booleans()
+AV_SETTINGS = st.fixed_dictionaries({
+    "ClientId": st.just("a"), "ClientSecret": st.just("b"), "RefreshToken": st.just("c"), "CompanyId": st.just("1"),
+    "PriceList1Code": TEXT.filter(lambda v: v is not None), "PriceList2Code": TEXT.filter(lambda v: v is not None),
+    "SwapDeliveryAndVisitAddress": FLAGS, "SkipPriceLists": FLAGS, "PriceListsBasedOnItemFields": FLAGS,
+    "SendContactAsMainContact": FLAGS, "SendContactAsAdministrationContact": FLAGS,
+    "UseUsernameAsEmployeeForNewCustomer": FLAGS,
+    "CollectionAccountCodeForNewCustomer": st.sampled_from(["1300", ""])})
+SPECTER_SETTINGS = st.fixed_dictionaries({
+    "SbmId": st.just("1"), "ApiWriteUserId": st.just("2"), "ApiWriteUserKey": st.just("k"),
+    "DefaultCurrency": st.sampled_from(["SEK", "EUR", ""]), "DefaultLanguage": st.sampled_from(["SE", "EN", "NO"])})
+SPECS = {"accountview": (ROOT / "mappings/accountview/create-customer.yaml", AV_SETTINGS),
+         "specter": (ROOT / "mappings/specter/create-customer.yaml", SPECTER_SETTINGS)}
+PLANS = {name: engine.load_spec(path) for name, (path, _) in SPECS.items()}
+OTHERS = st.fixed_dictionaries({  # what the steps that are not map steps would have given
+    "sales_rep": st.one_of(st.none(), st.just({"ResIdString": "R1"})),
+    "price_list": st.one_of(st.none(), st.just({"Currency": "EUR"}), st.just({"Currency": None})),
+    "new_code": st.one_of(st.none(), st.integers(1, 10**6)), "new_contact_code": st.one_of(st.none(), st.integers(1, 99)),
+    "send_person": st.one_of(st.none(), st.just({"body": {"PrimaryKey": "77"}})),
+    "user": st.sampled_from(["jdoe", "", None])})
+
+
+def _run_steps(steps: Any, scope: dict[str, Any], resolved: Any) -> dict[str, tuple[str, Any]]:
+    outputs: dict[str, tuple[str, Any]] = {}
+    for step in steps:
+        if not isinstance(step, MapStep):
+            continue
+        if step.when is not None and not truthy(step.when.evaluate(scope)):
+            scope[step.id] = None
+            outputs[step.id] = ("skipped", None)
+            continue
+        try:
+            scope[step.id] = step.run(Run(scope, Services(), resolved, "t", "k"))
+            outputs[step.id] = ("ok", scope[step.id])
+        except Exception as exc:  # a refused record must be refused alike, with the same message
+            scope[step.id] = None
+            outputs[step.id] = ("error", f"{type(exc).__name__}: {exc}")
+    return outputs
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_specialised_seed_steps_build_what_the_general_ones_build(name: str, data: st.DataObject) -> None:
+    plan = PLANS[name]
+    resolved = resolve(plan.settings, data.draw(SPECS[name][1]))
+    customer, others = data.draw(CUSTOMER), data.draw(OTHERS)
+    xml = {"NewCustomers": {"Customer": [{"customerGuid": "g", "customerCode": data.draw(TEXT)}]}}
+
+    def scope() -> dict[str, Any]:
+        return {"input": customer if name == "specter" else xml, "customer": customer, "settings": resolved.values,
+                "tenant": "default", "now": "2026-01-01T00:00:00Z", "raw": None, **others}
+    general = _run_steps(plan.steps, scope(), resolved)
+    specialised = _run_steps(plan.specialise(resolved), scope(), resolved)
+    assert specialised == general
