@@ -55,7 +55,7 @@ class Names:
     # from settings): an expression using nothing else is evaluated once per run.
     constants: frozenset[str] = frozenset({"settings"})
     # Specialising (Plan.specialise): the values of the constant names, folded in at compile time.
-    values: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    values: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
     def check(self, refs: Iterator[tuple[str, str | None]]) -> None:
         for root, second in refs:
@@ -81,7 +81,7 @@ class Expr:
     # Specialised for known values (engine/fold.py): the value, if it folded to one; the truth of
     # a condition that no longer depends on the record; the root names it still reads; and the two
     # names of a plain `a.b` path, which the field closures read inline.
-    literal: tuple[Any] | None = None
+    literal: tuple[Any] | None = field(default=None, repr=False)  # may hold a secret setting: never shown
     decided: bool | None = None
     refs: frozenset[str] = frozenset()
     path2: tuple[str, str] | None = None

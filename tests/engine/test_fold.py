@@ -155,3 +155,26 @@ def test_specialised_seed_steps_build_what_the_general_ones_build(name: str, dat
     general = _run_steps(plan.steps, scope(), resolved)
     specialised = _run_steps(plan.specialise(resolved), scope(), resolved)
     assert specialised == general
+
+
+def test_a_folded_secret_is_never_shown() -> None:
+    plan = engine.compile_text("""\
+version: 1
+name: secret-fold
+settings:
+  Key: {type: string, secret: true}
+steps:
+  - id: m
+    kind: map
+    let: {k: settings.Key}
+    fields:
+      signed: {from: "concat(k, input.a)"}
+      key: {from: k}
+""", "secret-fold.yaml")
+    resolved = resolve(plan.settings, {"Key": "s3cr3t-value"})
+    steps = plan.specialise(resolved)
+    assert steps is not plan.steps
+    assert "s3cr3t-value" not in repr(steps)
+    assert plan.preview({"a": "!"}, settings={"Key": "s3cr3t-value"}).outputs["m"] == {
+        "signed": "s3cr3t-value!", "key": "s3cr3t-value"}
+    assert plan.specialise(resolve(plan.settings, {"Key": "s3cr3t-value"})) is steps  # kept, not made again
