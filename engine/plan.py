@@ -55,7 +55,7 @@ class Plan:
     fixtures: tuple[dict[str, Any], ...] = ()
     spec: Any = field(default=None, repr=False, compare=False)
     source: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, to specialise from
-    _specialised: dict[Any, tuple[Step, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _specialised: dict[Any, tuple[Step, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # --- specialising --------------------------------------------------------------------------
     def specialise(self, settings: Settings) -> tuple[Step, ...]:
