@@ -83,8 +83,9 @@ class Expr:
     # names of a plain `a.b` path, which the field closures read inline.
     literal: tuple[Any] | None = field(default=None, repr=False)  # may hold a secret setting: never shown
     decided: bool | None = None
-    refs: frozenset[str] = frozenset()
+    refs: frozenset[str] = frozenset()  # "@" among them: it reads the scope as a whole
     path2: tuple[str, str] | None = None
+    safe: bool = False  # cannot fail on any record (no function call, no slice): may be left out
 
 
 def compile_expr(source: str, names: Names | None = None) -> Expr:
@@ -112,18 +113,23 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
                               "yields null", hint="write !(a.b) or is_empty(a.b)")
     if names is not None:
         names.check(_root_refs(ast, at_root=True))
-    decided = None
+    decided, safe = None, False
     if names is not None and names.values is not None:
         from .fold import decided as decide  # only when specialising
-        from .fold import fold
+        from .fold import fold, may_fail, reads
 
+        original = ast
         ast = fold(ast, names.values)
         if ast["type"] == "literal":
             value = ast["value"]
-            return Expr(source, lambda scope: value, False, True, (value,), truthy(value))
-        decided = decide(ast)
-    refs = frozenset(root for root, _ in _root_refs(ast, at_root=True))
-    shape = {"decided": decided, "refs": refs}
+            return Expr(source, lambda scope: value, False, True, (value,), truthy(value), safe=True)
+        decided, safe = decide(ast), not may_fail(original)
+        if compile_tree(ast) is None:
+            ast = original  # jmespath's interpreter will run the tree as written: it reads what that reads
+        refs = reads(ast)
+    else:
+        refs = frozenset(root for root, _ in _root_refs(ast, at_root=True))
+    shape = {"decided": decided, "refs": refs, "safe": safe}
     if names is not None and refs and refs <= names.constants and simple_path(ast) is None:
         compiled = compile_tree(ast)
         if compiled is not None:

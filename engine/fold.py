@@ -7,7 +7,7 @@ second time with them known, and every expression goes through `fold` first:
     here, once, and becomes a literal: `settings.PriceList1Code`, `values(price_lists)`;
   * `a && b`, `a || b` whose left side became a literal keep only the side jmespath would return;
   * `choose(c, x, y)` whose condition became a literal keeps only the branch taken, provided the
-    other one is a plain path (calls no function, so dropping it cannot hide an error).
+    other one cannot fail (no function call, no slice), so dropping it cannot hide an error.
 
 Whatever is left is compiled as usual (engine/jmes.py). A folded expression gives the same value
 as the original for every record; tests/engine/test_fold.py checks that on random settings and
@@ -68,7 +68,7 @@ def _fold(node: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "function_expression" and node.get("value") == "choose" and len(folded) == 3 \
             and folded[0].get("type") == "literal":
         taken, dropped = (folded[1], folded[2]) if truthy(folded[0]["value"]) else (folded[2], folded[1])
-        if not _calls_function(dropped):
+        if not may_fail(dropped):
             return taken
     return node
 
@@ -95,7 +95,7 @@ def decided(node: dict[str, Any]) -> bool | None:
     """The truthiness of a folded condition when it no longer depends on the record, else None.
 
     `x && false` is false whatever x is, `x || true` true; x is still evaluated by jmespath, so
-    this is only claimed when x calls no function (and so cannot fail)."""
+    this is only claimed when x cannot fail (`may_fail`)."""
     kind = node.get("type")
     if kind == "literal":
         return truthy(node["value"])
@@ -106,7 +106,7 @@ def decided(node: dict[str, Any]) -> bool | None:
     if kind in ("and_expression", "or_expression") and len(children) == 2:
         left, right = decided(children[0]), decided(children[1])
         settles = kind == "or_expression"  # true settles an or, false settles an and
-        if left is settles or (right is settles and not _calls_function(children[0])):
+        if left is settles or (right is settles and not may_fail(children[0])):
             return settles
         if left is not None and right is not None:
             return right  # the left did not settle it, so the right is the answer
@@ -119,5 +119,13 @@ def _calls(node: dict[str, Any], names: frozenset[str]) -> bool:
     return any(_calls(c, names) for c in _children(node))
 
 
-def _calls_function(node: dict[str, Any]) -> bool:
-    return node.get("type") == "function_expression" or any(_calls_function(c) for c in _children(node))
+def may_fail(node: dict[str, Any]) -> bool:
+    """Can evaluating `node` raise on some record? Only a function call (wrong argument type) or
+    a slice (a zero step) can; paths, filters, comparisons and projections give null instead."""
+    return node.get("type") in ("function_expression", "slice") or any(may_fail(c) for c in _children(node))
+
+
+def reads(node: dict[str, Any]) -> frozenset[str]:
+    """The scope names `node` reads; "@" when it looks at the scope as a whole (`@`, `keys(@)`)."""
+    names = {root for root, _ in _root_refs(node, at_root=True)}
+    return frozenset(names | {"@"} if _uses_scope(node) else names)

@@ -66,10 +66,10 @@ class Plan:
         if self.source is None:
             return self.steps
         values = settings.values
-        try:
-            key: Any = frozenset(values.items())
+        try:  # by type too: 1, 1.0 and True are equal in Python but not the same setting
+            key: Any = frozenset((k, v.__class__, repr(v) if v.__class__ is float else v) for k, v in values.items())
         except TypeError:  # a list or object setting
-            key = json.dumps(values, sort_keys=True, default=str)
+            key = json.dumps(values, sort_keys=True, default=repr)
         steps = self._specialised.get(key)
         if steps is None:
             from .compile import Compiler  # compile.py builds Plans: imported when first needed

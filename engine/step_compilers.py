@@ -63,8 +63,13 @@ def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: 
                 lets.append((name, expr))
                 if expr.constant:
                     constants = constants | {name}
-                if expr.literal is not None and c.values is not None:
-                    c.values = {**c.values, name: expr.literal[0]}  # specialising: folded into the fields
+                if c.values is not None:
+                    # Specialising: a let's value is folded into the fields, unless a field's own
+                    # scope binds the name again (`item` in `each:`); a let that shadows a known
+                    # name (one called `settings`) hides it.
+                    c.values = {k: v for k, v in c.values.items() if k != name}
+                    if expr.literal is not None and name != "item":
+                        c.values[name] = expr.literal[0]
             let_roots = let_roots | {name}
         c.constants = constants
         c.used = set() if c.values is not None else None
@@ -81,10 +86,12 @@ def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: 
 
 def _live(lets: list[tuple[str, Expr]], used: set[str]) -> list[tuple[str, Expr]]:
     """The lets the fields still read once specialised (a let folded into them, or only read by
-    such a let, is dropped): computing a value per record that nothing reads is pure cost."""
+    such a let, is dropped): computing a value per record that nothing reads is pure cost. A let
+    that could fail on some record is kept, so that it still fails there; so is every let when
+    something reads the scope as a whole (`@`)."""
     live, kept = set(used), []
     for name, expr in reversed(lets):
-        if name in live:
+        if name in live or "@" in live or not expr.safe:
             kept.append((name, expr))
             live |= expr.refs
     return kept[::-1]

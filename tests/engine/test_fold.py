@@ -178,3 +178,52 @@ steps:
     assert plan.preview({"a": "!"}, settings={"Key": "s3cr3t-value"}).outputs["m"] == {
         "signed": "s3cr3t-value!", "key": "s3cr3t-value"}
     assert plan.specialise(resolve(plan.settings, {"Key": "s3cr3t-value"})) is steps  # kept, not made again
+
+
+def _map_spec(settings_: str, let: str, fields: str) -> str:
+    return (f"version: 1\nname: fold-edge\nsettings: {settings_}\nsteps:\n  - id: m\n    kind: map\n"
+            f"    let: {let}\n    fields:\n" + "".join(f"      {line}\n" for line in fields.split("\n")))
+
+
+EDGES = {  # found by review: each once made the specialised plan differ from the general one
+    "a let that fails is kept, so it still fails": (
+        _map_spec("{S: {type: boolean, default: false}}", '{k: "upper(input.n)"}', 'a: {from: "settings.S && k"}'),
+        {"n": 5}),
+    "choose drops no branch that reads a failing let": (
+        _map_spec("{S: {type: boolean, default: false}}", '{k: "upper(input.n)"}',
+                  'a: {from: "choose(settings.S, k, input.b)"}'), {"n": 5, "b": "x"}),
+    "a settled unless does not skip a when that fails first": (
+        _map_spec("{Skip: {type: boolean, default: true}}", "{}",
+                  "a: {from: input.n, when: \"upper(input.n) == 'X'\", unless: settings.Skip}"), {"n": 5}),
+    "a let named item is not folded into each's own item": (
+        _map_spec('{T: {type: string, default: "from-setting"}}', '{item: "{x: settings.T}"}',
+                  "top: item.x\nlines: {each: input.lines, fields: {x: item.x}}"), {"lines": [{"x": "L1"}]}),
+    "a let named settings hides the settings": (
+        _map_spec('{T: {type: string, default: "real"}}', '{settings: "input.s"}', "t: settings.T"),
+        {"s": {"T": "from-input"}}),
+    "a let read by an expression jmespath interprets (slice, &expr) is kept": (
+        _map_spec('{Prefix: {type: string, default: "P-"}}', "{prefix: settings.Prefix}",
+                  "label: \"concat(prefix, join('-', input.x[:2]))\"\nbest: \"concat(prefix, sort_by(input.lines, &n)[0].name)\""),
+        {"x": ["1", "2", "3"], "lines": [{"n": 2, "name": "two"}, {"n": 1, "name": "one"}]}),
+    "a let read through @ is kept": (
+        _map_spec("{}", "{visit: \"input.Addresses[?Type=='VIS'] | [0]\"}", 'city: "@.visit.City"\nnames: "keys(@)"'),
+        {"Addresses": [{"Type": "VIS", "City": "Rotterdam"}]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGES))
+def test_specialised_edge_cases_agree(case: str) -> None:
+    text, record = EDGES[case]
+    plan = engine.compile_text(text, "fold-edge.yaml")
+    resolved = resolve(plan.settings, {})
+
+    def scope() -> dict[str, Any]:
+        return {"input": record, "settings": resolved.values, "tenant": "default", "now": "x", "raw": None, "user": None}
+    assert _run_steps(plan.specialise(resolved), scope(), resolved) == _run_steps(plan.steps, scope(), resolved)
+
+
+def test_settings_equal_in_python_but_not_alike_are_specialised_apart() -> None:
+    plan = engine.compile_text(_map_spec("{Rate: {type: number}}", "{}", "rate: settings.Rate\ntext: to_string(settings.Rate)"),
+                               "fold-rate.yaml")
+    for rate, text in ((1, "1"), ("1", "1.0"), (-0.0, "-0.0"), (0, "0")):
+        assert plan.preview({}, settings={"Rate": rate}).outputs["m"]["text"] == text
