@@ -113,32 +113,29 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
                               "yields null", hint="write !(a.b) or is_empty(a.b)")
     if names is not None:
         names.check(_root_refs(ast, at_root=True))
-    decided, safe = None, False
-    if names is not None and names.values is not None:
+    decided, safe, original = None, False, ast
+    specialising = names is not None and names.values is not None
+    if specialising:
         from .fold import decided as decide  # only when specialising
         from .fold import fold, may_fail, reads
 
-        original = ast
-        ast = fold(ast, names.values)
+        ast = fold(ast, names.values)  # type: ignore[union-attr]
         if ast["type"] == "literal":
             value = ast["value"]
             return Expr(source, lambda scope: value, False, True, (value,), truthy(value), safe=True)
         decided, safe = decide(ast), not may_fail(original)
-        if compile_tree(ast) is None:
-            ast = original  # jmespath's interpreter will run the tree as written: it reads what that reads
-        refs = reads(ast)
-    else:
-        refs = frozenset(root for root, _ in _root_refs(ast, at_root=True))
-    shape = {"decided": decided, "refs": refs, "safe": safe}
-    if names is not None and refs and refs <= names.constants and simple_path(ast) is None:
-        compiled = compile_tree(ast)
-        if compiled is not None:
-            return Expr(source, _memoised(compiled), False, True, **shape)
     path = simple_path(ast)
+    compiled = compile_tree(ast) if path is None else None
+    if path is None and compiled is None:
+        ast = original  # jmespath's interpreter runs the tree as written: it reads what that reads
+    # Specialising, "@" among them says the scope is read as a whole (then no let may be dropped).
+    refs = reads(ast) if specialising else frozenset(root for root, _ in _root_refs(ast, at_root=True))
+    shape = {"decided": decided, "refs": refs, "safe": safe}
+    if names is not None and refs and refs <= names.constants and compiled is not None:
+        return Expr(source, _memoised(compiled), False, True, **shape)
     if path is not None:
         two = (path[0], path[1]) if len(path) == 2 and all(isinstance(p, str) for p in path) else None
         return Expr(source, path_getter(tuple(path)), True, path2=two, **shape)  # type: ignore[arg-type]
-    compiled = compile_tree(ast)
     if compiled is not None:
         # No wrapper: a jmespath error (a function given the wrong type) is rare and is
         # translated where the runner catches it, naming the step; the hot path stays one call.

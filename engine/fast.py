@@ -163,12 +163,12 @@ def _guarded(rule: FieldRule, body: Fast) -> Fast:
     """`when` / `unless` around the body; conditions are mostly booleans, decided without a call."""
     when, unless = rule.when, rule.unless
     # In a plan specialised for its settings a condition may be decided already (engine/fold.py).
-    when_settled = when is None or when.decided is not None  # evaluated first: it may fail
+    when_open = when is not None and when.decided is None  # still evaluated per record, first: it may fail
     if (when is not None and when.decided is False) or (unless is not None and unless.decided is True
-                                                        and when_settled):
+                                                        and not when_open):
         return never
-    when_fn = when.evaluate if when is not None and when.decided is None else None
-    unless_fn = unless.evaluate if unless is not None and (unless.decided is None or (unless.decided and not when_settled)) \
+    when_fn = when.evaluate if when_open else None
+    unless_fn = unless.evaluate if unless is not None and (unless.decided is None or (unless.decided and when_open)) \
         else None
     if when_fn is None and unless_fn is None:
         return body

@@ -31,17 +31,13 @@ IMPURE = frozenset({"now"})  # differs per record (or per call), never folded
 _PARTS = frozenset({"key_val_pair", "expref", "index", "slice"})
 
 
-def fold(node: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
-    """`node` with every foldable part replaced; `node` itself is never changed (jmespath caches it)."""
-    return _fold(node, known)
-
-
 def literal(value: Any) -> dict[str, Any]:
     return {"type": "literal", "value": value, "children": []}
 
 
-def _fold(node: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
-    """`node` is evaluated against the scope (the root): the only place names mean scope names."""
+def fold(node: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
+    """`node` (evaluated against the scope, the only place names mean scope names) with every
+    foldable part replaced; `node` itself is never changed (jmespath caches its trees)."""
     kind = node.get("type")
     if kind == "literal":
         return node
@@ -55,10 +51,10 @@ def _fold(node: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
         if not children:
             return node
         # Only the first child sees the scope; the rest see what it gives.
-        return {**node, "children": [_fold(children[0], known), *children[1:]]}
+        return {**node, "children": [fold(children[0], known), *children[1:]]}
     if kind == "expref":
         return node
-    folded = [_fold(c, known) if isinstance(c, dict) else c for c in children]
+    folded = [fold(c, known) if isinstance(c, dict) else c for c in children]
     node = {**node, "children": folded}
     if kind in ("and_expression", "or_expression") and folded[0].get("type") == "literal":
         left_true = truthy(folded[0]["value"])
@@ -85,9 +81,11 @@ def _uses_scope(node: dict[str, Any]) -> bool:
     kind = node.get("type")
     if kind in ("current", "identity"):
         return True
+    if kind == "expref":
+        return False  # evaluated against list elements, later
     children = _children(node)
-    if kind in _LEFT_ONLY or kind == "expref":
-        return bool(children) and kind != "expref" and _uses_scope(children[0])
+    if kind in _LEFT_ONLY:
+        return bool(children) and _uses_scope(children[0])
     return any(_uses_scope(c) for c in children)
 
 
