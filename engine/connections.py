@@ -143,6 +143,9 @@ class Connections(Mapping[str, Any]):
         self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> Any:
+        opened = self._opened.get(name)
+        if opened is not None:  # no lock once open: every record asks, and a lock queues them
+            return opened
         with self._lock:
             if name not in self._opened:
                 import transports

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -107,8 +108,14 @@ class HttpClientTransport:
         self._config = config
         timeout = httpx.Timeout(config.timeout, connect=min(config.timeout, CONNECT_TIMEOUT_MAX))
         # No client-wide headers: connection headers go on API calls only, not to a token host.
-        self._client = httpx.Client(base_url=config.base_url, timeout=timeout, verify=_verify(config),
-                                    transport=transport, follow_redirects=False)
+        self._new_client = functools.partial(httpx.Client, base_url=config.base_url, timeout=timeout,
+                                             verify=_verify(config), transport=transport, follow_redirects=False)
+        # One client per thread, sharing one cookie jar: records on a thread pool then do not
+        # queue on one connection pool's lock (httpcore holds it while it assigns every request).
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+        self._cookies = httpx.Cookies()
         self._auth = make_authenticator(config.auth, self._fetch_token, token_store)
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
         self._extensions = {"timeout": timeout.as_dict()}
@@ -126,8 +133,22 @@ class HttpClientTransport:
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets())
 
+    @property
+    def _client(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new_client()
+            client.cookies.jar = self._cookies.jar  # a cookie one thread is given, all threads send
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
     def close(self) -> None:
-        self._client.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        self._local = threading.local()  # a transport used again after closing starts afresh
+        for client in clients:
+            client.close()
 
     # --- the one verb --------------------------------------------------------------------------
 
