@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,8 @@ class Plan:
     spec: Any = field(default=None, repr=False, compare=False)
     source: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, to specialise from
     _specialised: dict[Any, tuple[Step, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # One thread compiles a set of settings; the pool's other threads wait for it, not all compile.
+    _specialising: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     # --- specialising --------------------------------------------------------------------------
     def specialise(self, settings: Settings) -> tuple[Step, ...]:
@@ -71,16 +74,20 @@ class Plan:
         except TypeError:  # a list or object setting
             key = json.dumps(values, sort_keys=True, default=repr)
         steps = self._specialised.get(key)
-        if steps is None:
-            from .compile import Compiler  # compile.py builds Plans: imported when first needed
+        if steps is not None:
+            return steps
+        with self._specialising:
+            steps = self._specialised.get(key)
+            if steps is None:
+                from .compile import Compiler  # compile.py builds Plans: imported when first needed
 
-            try:
-                steps = Compiler(self.source, values={"settings": dict(values)}).compile().steps
-            except SpecbridgeError:
-                steps = self.steps  # compiled once already, so never expected; the general steps do
-            if len(self._specialised) >= 16:
-                self._specialised.clear()
-            self._specialised[key] = steps
+                try:
+                    steps = Compiler(self.source, values={"settings": dict(values)}).compile().steps
+                except SpecbridgeError:
+                    steps = self.steps  # compiled once already, so never expected; the general steps do
+                if len(self._specialised) >= 16:
+                    self._specialised.clear()
+                self._specialised[key] = steps
         return steps
 
     # --- input -------------------------------------------------------------------------------

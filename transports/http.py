@@ -118,6 +118,7 @@ class HttpClientTransport:
         self._cookies = httpx.Cookies()
         self._auth = make_authenticator(config.auth, self._fetch_token, token_store)
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+        self._bases: dict[str, httpx.URL] = {}  # each path merged with the base URL
         self._extensions = {"timeout": timeout.as_dict()}
         self._static_secrets = tuple(config.secrets) + static_secrets(config.auth)
         logs.register(self)
@@ -263,22 +264,39 @@ class HttpClientTransport:
 
         Parsing and merging the URL was a third of the CPU of a request. A flow sends to the
         same few paths with the same query (the query usually carries settings), so the merged
-        URL is built once by the client itself and kept; headers and body are new each time.
+        URL is built once and kept; headers, cookies and body are new each time.
         """
         headers = {**self._config.headers, **prepared.headers}
-        if self._client.cookies:  # the server set a cookie: let the client add it, as it always does
-            return self._client.build_request(prepared.method.upper(), prepared.path,
-                                              params=dict(prepared.params), headers=headers, **body)
         key = (prepared.path, tuple(prepared.params.items()))
         url = self._urls.get(key)
         if url is None:
-            url = self._client.build_request("GET", prepared.path, params=dict(prepared.params)).url
+            url = self._url(prepared.path, prepared.params)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()  # paging through offsets: every URL is new, keep none for long
             self._urls[key] = url
         merged = self._client.headers.copy()
         merged.update(headers)
-        return httpx.Request(prepared.method.upper(), url, headers=merged, extensions=dict(self._extensions), **body)
+        cookies = self._client.cookies or None  # a server set one: sent as the client always does
+        return httpx.Request(prepared.method.upper(), url, headers=merged, cookies=cookies,
+                             extensions=dict(self._extensions), **body)
+
+    def _url(self, path: str, params: Mapping[str, str]) -> httpx.URL:
+        """The path joined to the base URL, its own query kept, `params` merged into it.
+
+        (httpx's `params=` would replace a query written in the path.) A query that differs per
+        record (a signature, a search term) misses the URL cache every time; joining the path is
+        then done once per path, and only the query is new: one parse instead of three.
+        """
+        base = self._bases.get(path)
+        if base is None:
+            if len(self._bases) >= _URL_CACHE_SIZE:
+                self._bases.clear()
+            base = self._bases[path] = self._client.build_request("GET", path).url
+        if not params:
+            return base
+        if base.query:
+            return base.copy_merge_params(dict(params))
+        return httpx.URL(f"{base}?{httpx.QueryParams(params)}")
 
     # --- the token endpoint (called by authenticators) -----------------------------------------
 

@@ -227,3 +227,35 @@ def test_settings_equal_in_python_but_not_alike_are_specialised_apart() -> None:
                                "fold-rate.yaml")
     for rate, text in ((1, "1"), ("1", "1.0"), (-0.0, "-0.0"), (0, "0")):
         assert plan.preview({}, settings={"Rate": rate}).outputs["m"]["text"] == text
+
+
+def test_threads_asking_for_the_same_settings_at_once_get_one_compilation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool's first records all arrive together: one compiles, the rest wait and share it."""
+    import threading
+    import time
+
+    from engine.compile import Compiler
+
+    plan = engine.load_spec(SPECS["specter"][0])
+    resolved = resolve(plan.settings, {"SbmId": "1", "ApiWriteUserId": "2", "ApiWriteUserKey": "k"})
+    compiled = Compiler.compile
+    calls: list[int] = []
+
+    def slow_compile(self: Compiler) -> Any:
+        calls.append(1)
+        time.sleep(0.05)  # widen the window in which the others ask
+        return compiled(self)
+    monkeypatch.setattr(Compiler, "compile", slow_compile)
+    start = threading.Barrier(6)
+    got: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(plan.specialise(resolved))
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert len(got) == 6 and all(steps is got[0] for steps in got)

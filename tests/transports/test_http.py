@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transport_helpers import API_KEY, CLIENT_KEY, CLIENT_SECRET, DictTokenStore, closed_port, fast_retry
 
 import transports.auth
@@ -74,6 +76,73 @@ def test_an_absolute_url_is_used_as_is() -> None:
         http.send(HttpRequest("GET", other.url + "/elsewhere"))
     assert [r.path for r in other.requests] == ["/elsewhere"]
     assert server.requests == []
+
+
+_segment = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=st.sampled_from(["https://erp.invalid", "https://erp.invalid/v2", "https://erp.invalid/v2/",
+                             "http://127.0.0.1:8080/api"]),
+       path=st.one_of(_segment, st.builds("/".join, st.lists(_segment, max_size=3)),
+                      st.builds("{}?{}={}".format, _segment, _segment, _segment)),
+       params=st.dictionaries(_segment, _segment, max_size=4))
+def test_the_url_is_what_httpx_builds(base: str, path: str, params: dict[str, str]) -> None:
+    """The transport's own URL building (one parse, the path joined once) against httpx's."""
+    http = HttpClientTransport(HttpConfig(base))
+    with closing(http):
+        try:
+            joined = http._client.build_request("GET", path).url
+            expected = joined.copy_merge_params(params) if params else joined
+        except httpx.InvalidURL:
+            return
+        assert http._url(path, params) == expected
+        assert http._url(path, params) == expected  # and again, from the merged path kept
+
+
+def test_a_query_written_in_the_path_is_kept_and_params_join_it() -> None:
+    with http_server(echo) as server, closing(open_http(HttpConfig(server.url + "/v2"))) as http:
+        plain = http.send(HttpRequest("GET", "relaties?active=1"))
+        joined = http.send(HttpRequest("GET", "relaties?active=1", params={"page": "2"}))
+    assert plain.json()["path"] == "/v2/relaties?active=1"
+    assert joined.json()["path"] == "/v2/relaties?active=1&page=2"
+
+
+def test_a_cookie_set_on_one_thread_is_sent_from_every_thread() -> None:
+    """Each thread has its own client (no shared pool lock); the cookie jar is still one."""
+    def app(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        if path == "/login":
+            return 200, {"Set-Cookie": "session=s1; Path=/"}, {}
+        return 200, {}, {"cookie": headers.get("cookie")}
+
+    with http_server(app) as server, closing(open_http(HttpConfig(server.url))) as http:
+        http.send(HttpRequest("GET", "login"))
+        seen: list[Any] = []
+        threads = [threading.Thread(target=lambda: seen.append(http.send(HttpRequest("GET", "me")).json()))
+                   for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert seen == [{"cookie": "session=s1"}] * 3
+
+
+def test_closing_closes_the_client_of_every_thread() -> None:
+    with http_server(echo) as server:
+        http = open_http(HttpConfig(server.url))
+        clients: list[httpx.Client] = []
+
+        def use() -> None:
+            http.send(HttpRequest("GET", "x"))
+            clients.append(http._client)
+        threads = [threading.Thread(target=use) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        http.close()
+    assert len({id(c) for c in clients}) == 3
+    assert all(c.is_closed for c in clients)
 
 
 def test_connection_headers_and_static_auth_are_sent() -> None:
