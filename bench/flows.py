@@ -7,6 +7,7 @@ memory does not grow with their number.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -14,8 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 import engine
 
@@ -64,23 +69,37 @@ with sim.serve() as server:
 """
 
 
-def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) -> dict[str, Any]:
-    """The simulator runs in its own process (as a remote ERP would), so its CPU is not ours."""
+@contextlib.contextmanager
+def _specter_simulator(latency: float) -> Iterator[tuple[str, Callable[[], int]]]:
+    """The Specter simulator in its own process (as a remote ERP would be), so its CPU is not
+    ours; yields its URL and a function that stops it and returns how many customers it holds."""
     simulator = subprocess.Popen([sys.executable, "-c", SPECTER, str(latency)], cwd=ROOT, stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
     assert simulator.stdout is not None and simulator.stdin is not None
+    stdin, stdout = simulator.stdin, simulator.stdout
 
-    class _Server:
-        url = simulator.stdout.readline().strip()
-    server = _Server()
+    def stop() -> int:
+        stdin.write("done\n")
+        stdin.flush()
+        created = int(stdout.readline().strip())
+        simulator.wait(timeout=30)
+        return created
+    try:
+        yield stdout.readline().strip(), stop
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+
+
+def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) -> dict[str, Any]:
     plan = engine.load_spec(ROOT / "mappings/specter/create-customer.yaml")
-    with tempfile.TemporaryDirectory() as tmp:
+    with _specter_simulator(latency) as (url, stop), tempfile.TemporaryDirectory() as tmp:
         store = engine.open_store(f"sqlite:///{tmp}/bench.db")
         customers = [{"CustomerGuid": f"g-{i}", "CustomerCode": "", "CustomerName": f"Bench customer {i}",
                       "Email": f"c{i}@example.com", "ContactPersons": [{"FirstName": "A", "LastName": f"B{i}"}]}
                      for i in range(n)]
         store.import_document({"customers": customers})
-        settings = {"BaseUrl": server.url, "SbmId": "1234", "ApiWriteUserId": "55", "ApiWriteUserKey": "bench-key",
+        settings = {"BaseUrl": url, "SbmId": "1234", "ApiWriteUserId": "55", "ApiWriteUserKey": "bench-key",
                     "Concurrency": concurrency}
         start, cpu = time.perf_counter(), time.process_time()
         results = plan.run_many(customers, settings=settings, store=store)
@@ -88,14 +107,32 @@ def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) 
         failures = [r for r in results if isinstance(r, Exception)]
         written = sum(1 for c in store.iter_customers() if c.get("CustomerCode"))
         store.close()
-    simulator.stdin.write("done\n")
-    simulator.stdin.flush()
-    created = int(simulator.stdout.readline().strip())
-    simulator.wait(timeout=30)
+        created = stop()
     ideal = n * latency / concurrency
     return {"benchmark": f"outbound: {n} Specter pushes, {int(latency * 1000)} ms latency, concurrency {concurrency}",
             "seconds": round(elapsed, 2), "ideal_s": round(ideal, 2), "ratio": round(elapsed / ideal, 2),
-            "cpu_ms_per_push": round(cpu / n * 1000, 2), "created": created, "written_back": written, "failures": len(failures), "target": "<= 1.25"}
+            "cpu_ms_per_push": round(cpu / n * 1000, 2), "created": created, "written_back": written,
+            "failures": len(failures), "target": "<= 1.25"}
+
+
+def bench_http_floor(n: int = 2000, latency: float = 0.05, concurrency: int = 50) -> dict[str, Any]:
+    """What the HTTP client alone reaches in the same conditions: the same number of form POSTs
+    from as many threads to the same simulator, through one httpx client, with no engine at all.
+    No outbound flow in this process can be faster than this."""
+    with _specter_simulator(latency) as (url, stop), httpx.Client(base_url=url) as client:
+        def one(i: int) -> int:
+            form = {"name": f"Bench customer {i}", "emailAddress": f"c{i}@example.com", "firstName": "A"}
+            return client.post("/floor.asp", params={"sbmId": "1234", "key": f"{i:032x}"}, data=form).status_code
+        start, cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            statuses = list(pool.map(one, range(n)))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        stop()
+    ideal = n * latency / concurrency
+    return {"benchmark": f"outbound floor: {n} bare httpx POSTs, same simulator, {concurrency} threads, no engine",
+            "seconds": round(elapsed, 2), "ideal_s": round(ideal, 2), "ratio": round(elapsed / ideal, 2),
+            "cpu_ms_per_request": round(cpu / n * 1000, 2), "answered": sum(1 for s in statuses if s == 404),
+            "target": "(reference)"}
 
 
 SIMULATOR = """
