@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .flows import bench_http_floor, bench_inbound, bench_load, bench_outbound
+from .flows import bench_http_floor, bench_inbound, bench_inbound_floor, bench_load, bench_outbound
 from .mapping import bench_accountview, bench_specter
 
 
@@ -36,6 +36,7 @@ def main() -> None:
         rows.append(bench_http_floor(500 if quick else 2000, 0.05, 50))
     with console.status("inbound ..."):
         rows += bench_inbound((20_000,) if quick else (100_000, 1_000_000))
+        rows.append(bench_inbound_floor(20_000 if quick else 100_000))
     table = Table(title="specbridge benchmarks")
     for column in ("benchmark", "figures", "target"):
         table.add_column(column, overflow="fold")

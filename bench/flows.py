@@ -179,6 +179,41 @@ def inbound_child(n: int) -> dict[str, Any]:
             "rejected": counts.get("rejected")}
 
 
+def inbound_floor_child(n: int) -> dict[str, Any]:
+    """What the simulator alone delivers: every page of n customers read by a bare httpx client
+    and decoded, nothing mapped or saved. No inbound flow on this machine can be faster."""
+    server = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdin is not None
+    base_url, token_url = server.stdout.readline().split()
+    with httpx.Client(headers={"Ocp-Apim-Subscription-Key": "sk"}, timeout=60) as client:
+        token = client.post(token_url, data={"grant_type": "clientkey", "clientkey": "ck"}).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(server.pid)
+        read, skip = 0, 0
+        while True:
+            page = client.get(f"{base_url}/relaties", params={"$skip": str(skip), "$top": "500"}).json()
+            if not page:
+                break
+            read += len(page)
+            skip += 500
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        server_cpu = _cpu_seconds(server.pid) - server_cpu
+    server.stdin.close()
+    server.wait(timeout=30)
+    return {"customers": read, "seconds": round(elapsed, 1), "per_second": round(read / elapsed),
+            "cpu_us_per_customer": round(cpu / max(1, read) * 1e6),
+            "simulator_cpu_us_per_customer": round(server_cpu / max(1, read) * 1e6)}
+
+
+def bench_inbound_floor(n: int) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "bench.flows", "inbound-floor", str(n)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"benchmark": f"inbound floor: {n:,} customers read and decoded by bare httpx, nothing saved", **row,
+            "target": "(reference)"}
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM belongs to the program image, while
     ru_maxrss survives exec: a child started by a parent holding 600 MB reported 600 MB."""
@@ -214,3 +249,5 @@ def bench_inbound(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
 if __name__ == "__main__":
     if sys.argv[1] == "inbound":
         print(json.dumps(inbound_child(int(sys.argv[2]))))
+    elif sys.argv[1] == "inbound-floor":
+        print(json.dumps(inbound_floor_child(int(sys.argv[2]))))
