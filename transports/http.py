@@ -112,9 +112,11 @@ class HttpClientTransport:
                                              verify=_verify(config), transport=transport, follow_redirects=False)
         # One client per thread, sharing one cookie jar: records on a thread pool then do not
         # queue on one connection pool's lock (httpcore holds it while it assigns every request).
+        # A thread sends one request at a time, so a pool of N threads holds N connections.
         self._local = threading.local()
-        self._clients: list[httpx.Client] = []
+        self._clients: dict[threading.Thread, httpx.Client] = {}
         self._clients_lock = threading.Lock()
+        self._closed = False
         self._cookies = httpx.Cookies()
         self._auth = make_authenticator(config.auth, self._fetch_token, token_store)
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
@@ -137,17 +139,30 @@ class HttpClientTransport:
     @property
     def _client(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._new_client()
-            client.cookies.jar = self._cookies.jar  # a cookie one thread is given, all threads send
-            with self._clients_lock:
-                self._clients.append(client)
+        if client is None or self._closed:
+            client = self._open_client()  # raises once closed
+        return client
+
+    def _open_client(self) -> httpx.Client:
+        client = self._new_client()
+        client.cookies.jar = self._cookies.jar  # a cookie one thread is given, all threads send
+        with self._clients_lock:
+            if self._closed:  # e.g. a run still going when its connections were closed
+                client.close()
+                raise TransportError("the connection was closed before this request",
+                                     where_of(self._config.base_url))
+            # Threads come and go (a fetch's read-ahead thread, a worker's pool): the clients of
+            # those that ended are closed here, not kept open with their connections.
+            for thread in [t for t in self._clients if not t.is_alive()]:
+                self._clients.pop(thread).close()
+            self._clients[threading.current_thread()] = client
+        self._local.client = client
         return client
 
     def close(self) -> None:
         with self._clients_lock:
-            clients, self._clients = self._clients, []
-        self._local = threading.local()  # a transport used again after closing starts afresh
+            self._closed = True
+            clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
 
@@ -294,9 +309,10 @@ class HttpClientTransport:
             base = self._bases[path] = self._client.build_request("GET", path).url
         if not params:
             return base
-        if base.query:
+        text = str(base)
+        if "?" in text or "#" in text:  # a query of its own (even an empty one), or a fragment
             return base.copy_merge_params(dict(params))
-        return httpx.URL(f"{base}?{httpx.QueryParams(params)}")
+        return httpx.URL(f"{text}?{httpx.QueryParams(params)}")
 
     # --- the token endpoint (called by authenticators) -----------------------------------------
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from transport_helpers import API_KEY, CLIENT_KEY, CLIENT_SECRET, DictTokenStore, closed_port, fast_retry
 
@@ -87,6 +87,9 @@ _segment = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
        path=st.one_of(_segment, st.builds("/".join, st.lists(_segment, max_size=3)),
                       st.builds("{}?{}={}".format, _segment, _segment, _segment)),
        params=st.dictionaries(_segment, _segment, max_size=4))
+@example(base="https://erp.invalid/v2", path="x?", params={"a": "1"})
+@example(base="https://erp.invalid/v2", path="https://other.invalid/y#frag", params={"a": "1"})
+@example(base="https://erp.invalid", path="?", params={"": ""})
 def test_the_url_is_what_httpx_builds(base: str, path: str, params: dict[str, str]) -> None:
     """The transport's own URL building (one parse, the path joined once) against httpx's."""
     http = HttpClientTransport(HttpConfig(base))
@@ -143,6 +146,32 @@ def test_closing_closes_the_client_of_every_thread() -> None:
         http.close()
     assert len({id(c) for c in clients}) == 3
     assert all(c.is_closed for c in clients)
+
+
+def test_a_closed_transport_stays_closed() -> None:
+    with http_server(echo) as server:
+        http = open_http(HttpConfig(server.url))
+        http.send(HttpRequest("GET", "x"))
+        http.close()
+        with pytest.raises(TransportError, match="closed"):
+            http.send(HttpRequest("GET", "x"))
+        other = threading.Thread(target=lambda: pytest.raises(TransportError, http.send, HttpRequest("GET", "x")))
+        other.start()
+        other.join()
+        assert http._clients == {}
+
+
+def test_the_clients_of_threads_that_ended_are_closed() -> None:
+    with http_server(echo) as server, closing(open_http(HttpConfig(server.url))) as http:
+        ended: list[httpx.Client] = []
+        for _ in range(3):  # each a short-lived thread, as a fetch's read-ahead thread is
+            thread = threading.Thread(target=lambda: (http.send(HttpRequest("GET", "x")),
+                                                      ended.append(http._client)))
+            thread.start()
+            thread.join()
+        http.send(HttpRequest("GET", "x"))  # this thread's first client: the ended ones go
+        assert all(c.is_closed for c in ended)
+        assert list(http._clients) == [threading.current_thread()]
 
 
 def test_connection_headers_and_static_auth_are_sent() -> None:
