@@ -291,9 +291,15 @@ class HttpClientTransport:
             self._urls[key] = url
         merged = self._client.headers.copy()
         merged.update(headers)
-        cookies = self._client.cookies or None  # a server set one: sent as the client always does
-        return httpx.Request(prepared.method.upper(), url, headers=merged, cookies=cookies,
-                             extensions=dict(self._extensions), **body)
+        method, extensions = prepared.method.upper(), dict(self._extensions)
+        jar = self._cookies.jar
+        if not jar._cookies:  # type: ignore[attr-defined]  # no cookie yet (one atomic dict test)
+            return httpx.Request(method, url, headers=merged, extensions=extensions, **body)
+        # A server set one: sent as the client always does. The jar is shared by the threads'
+        # clients and locks its own changes but not reading it, which httpx does by iterating.
+        with jar._cookies_lock:  # type: ignore[attr-defined]
+            return httpx.Request(method, url, headers=merged, cookies=self._client.cookies,
+                                 extensions=extensions, **body)
 
     def _url(self, path: str, params: Mapping[str, str]) -> httpx.URL:
         """The path joined to the base URL, its own query kept, `params` merged into it.

@@ -130,6 +130,29 @@ def test_a_cookie_set_on_one_thread_is_sent_from_every_thread() -> None:
     assert seen == [{"cookie": "session=s1"}] * 3
 
 
+def test_cookies_set_on_every_answer_while_many_threads_send() -> None:
+    """The shared jar changes on one thread while others read it to build their requests."""
+    count = iter(range(10_000))
+
+    def app(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        return 200, {"Set-Cookie": f"c{next(count) % 50}=v; Path=/"}, {}
+
+    failures: list[BaseException] = []
+    with http_server(app) as server, closing(open_http(HttpConfig(server.url))) as http:
+        def send_many() -> None:
+            try:
+                for _ in range(25):
+                    assert http.send(HttpRequest("GET", "x")).status == 200
+            except BaseException as exc:  # noqa: BLE001 - reported below, from the main thread
+                failures.append(exc)
+        threads = [threading.Thread(target=send_many) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+
+
 def test_closing_closes_the_client_of_every_thread() -> None:
     with http_server(echo) as server:
         http = open_http(HttpConfig(server.url))
