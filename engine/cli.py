@@ -187,20 +187,21 @@ def run(spec: str, input_path: str, settings_path: str, store: str | None, user:
 @click.argument("spec", type=click.Path())
 @click.option("--settings", "settings_path", required=True, type=click.Path())
 @click.option("--store", "store")
-@click.option("--user")
-@click.option("--tenant", default="default", show_default=True)
+@click.option("--user", help="The user for letters that do not say whose run they were.")
+@click.option("--tenant", default="default", show_default=True,
+              help="Replay this tenant's letters only (the settings are this tenant's).")
 @friendly
 def replay(spec: str, settings_path: str, store: str | None, user: str | None, tenant: str) -> None:
     """Run the flow's dead letters again (records whose run failed), each under its own run key.
 
     A run that had got partway resumes from its journal, so nothing is created twice; a letter
-    whose run now succeeds is removed.
+    whose run now succeeds is removed. Each letter runs as the user its run had.
     """
     plan = load_spec(spec)
     opened = _open_store(store)
     ok = failed = 0
     try:
-        letters = opened.dead_letters(plan.name)
+        letters = opened.dead_letters(plan.name, tenant=tenant)
         seen: set[str] = set()
         for letter in letters:
             if letter.run_key in seen:
@@ -208,8 +209,8 @@ def replay(spec: str, settings_path: str, store: str | None, user: str | None, t
             seen.add(letter.run_key)
             record = letter.record.encode("utf-8", "surrogateescape") if isinstance(letter.record, str) else letter.record
             try:
-                result = plan.run(record, settings=_settings(settings_path), store=opened, user=user, tenant=tenant,
-                                  run_key=letter.run_key)
+                result = plan.run(record, settings=_settings(settings_path), store=opened, user=letter.user or user,
+                                  tenant=tenant, run_key=letter.run_key)
             except SpecbridgeError as exc:
                 failed += 1
                 click.echo(f"still failing {letter.run_key}: {exc}", err=True)

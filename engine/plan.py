@@ -289,7 +289,8 @@ def _failed(journal: Journal, run: Run, error: Exception, record: Any) -> None:
         if journal.store is not None:
             if isinstance(record, bytes):
                 record = record.decode("utf-8", "surrogateescape")
-            journal.store.add_dead_letter(run.run_key, run.flow, record, run.settings.redact(str(error)))
+            journal.store.add_dead_letter(run.run_key, run.flow, record, run.settings.redact(str(error)),
+                                          tenant=run.scope.get("tenant") or "default", user=run.scope.get("user"))
 
 
 def _clear_dead_letters(store: Store, flow: str, run_key: str) -> None:

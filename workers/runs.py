@@ -276,7 +276,7 @@ def dead_letter(rt: Runtime, payload: dict[str, Any], error: BaseException) -> N
             return
         record = payload.get("record")
         store.add_dead_letter(run_key, flow, record if payload.get("encoding") != "base64" else payload,
-                              message(error))
+                              message(error), tenant=payload.get("tenant") or "default", user=payload.get("user"))
 
 
 def message(error: BaseException) -> str:

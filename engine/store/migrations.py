@@ -151,9 +151,18 @@ def _add_column(conn: Connection, table: str, column: sa.Column[Any]) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {type_sql}")
 
 
+def _v3_dead_letter_tenant_user(conn: Connection) -> None:
+    """Whose run a dead letter is: replaying it as another tenant or user would write the other
+    tenant's customers and file the result under another run. Letters from before have neither
+    (NULL): they count as the default tenant's, as the replay command assumed."""
+    _add_column(conn, "dead_letters", sa.Column("tenant", sa.String(100)))
+    _add_column(conn, "dead_letters", sa.Column("user", sa.Text))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
     2: _v2_hash_active_cache_dead_letters,
+    3: _v3_dead_letter_tenant_user,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

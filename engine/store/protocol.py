@@ -72,6 +72,8 @@ class DeadLetter:
     record: Any
     reason: str
     at: datetime
+    tenant: str = "default"  # whose run it was: a replay runs it as the same tenant and user
+    user: str | None = None
 
 
 @runtime_checkable
@@ -166,9 +168,10 @@ class Store(Protocol):
         """The newest entry of a run (its step and status say where to resume), or None."""
         ...
 
-    def add_dead_letter(self, run_key: str, flow: str, record: Any, reason: str) -> None: ...
-    def dead_letters(self, flow: str | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first, of one flow or of all."""
+    def add_dead_letter(self, run_key: str, flow: str, record: Any, reason: str, *, tenant: str = "default",
+                        user: str | None = None) -> None: ...
+    def dead_letters(self, flow: str | None = None, *, tenant: str | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first, of one flow or of all; of one tenant or of all."""
         ...
 
     def remove_dead_letter(self, letter_id: int) -> bool:

@@ -202,16 +202,23 @@ class SqlStore:
         entries = self.journal_entries(run_key)
         return entries[-1] if entries else None
 
-    def add_dead_letter(self, run_key: str, flow: str, record: Any, reason: str) -> None:
+    def add_dead_letter(self, run_key: str, flow: str, record: Any, reason: str, *, tenant: str = "default",
+                        user: str | None = None) -> None:
         self._db.log(dead_letters, {"run_key": run_key, "flow": flow, "record": record, "reason": reason,
-                                 "at": utcnow()})
+                                    "at": utcnow(), "tenant": tenant, "user": user})
 
-    def dead_letters(self, flow: str | None = None) -> list[DeadLetter]:
-        query = sa.select(dead_letters).order_by(dead_letters.c.id)
+    def dead_letters(self, flow: str | None = None, *, tenant: str | None = None) -> list[DeadLetter]:
+        d = dead_letters.c
+        query = sa.select(dead_letters).order_by(d.id)
         if flow is not None:
-            query = query.where(dead_letters.c.flow == flow)
+            query = query.where(d.flow == flow)
+        if tenant == "default":  # letters from before tenants were kept are the default tenant's
+            query = query.where(sa.or_(d.tenant == tenant, d.tenant.is_(None)))
+        elif tenant is not None:
+            query = query.where(d.tenant == tenant)
         with self._db.connection() as conn:
-            return [DeadLetter(**row) for row in conn.execute(query).mappings()]
+            return [DeadLetter(**{**row, "tenant": row["tenant"] or "default"})
+                    for row in conn.execute(query).mappings()]
 
     def remove_dead_letter(self, letter_id: int) -> bool:
         with self._db.connection(write=True) as conn:

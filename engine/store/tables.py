@@ -227,6 +227,8 @@ dead_letters = sa.Table(
     sa.Column("record", json_type(), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("tenant", sa.String(100)),  # NULL: a letter from before v3, the default tenant's
+    sa.Column("user", sa.Text),
 )
 
 schema_version = sa.Table(

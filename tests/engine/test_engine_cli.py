@@ -254,3 +254,45 @@ def test_help_lists_each_command_once_even_after_one_was_loaded() -> None:
     section = CliRunner().invoke(cli, ["--help"]).output.split("Commands:")[1]
     names = [line.split()[0] for line in section.splitlines() if line.startswith("  ") and not line.startswith("   ")]
     assert len(names) == len(set(names)) and {*LAZY_COMMANDS, "validate", "run"} <= set(names), names
+
+
+REP_SPEC = """\
+version: 1
+name: rep-flow
+steps:
+  - id: rep
+    kind: lookup
+    table: sales_reps
+    where: {Username: user}
+    required: true
+    error: "no sales rep {{ user }}"
+  - id: out
+    kind: map
+    fields:
+      rep: rep.ResIdString
+result: "{{ tenant }} {{ user }} {{ out.rep }}"
+"""
+
+
+def test_replay_runs_one_tenants_dead_letters_each_as_its_own_user(
+        run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path) -> None:
+    import engine
+
+    spec = write("rep.yaml", REP_SPEC)
+    settings = write("settings.json", "{}")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    plan = engine.load_spec(spec)
+    with engine.open_store(url) as store:
+        for tenant, user in (("acme", "ann"), ("acme", "bob"), ("zeta", "ann")):
+            with pytest.raises(engine.SpecbridgeError, match=f"no sales rep {user}"):
+                plan.run({"n": 1}, store=store, tenant=tenant, user=user)
+        assert sorted((d.tenant, d.user) for d in store.dead_letters("rep-flow")) == [
+            ("acme", "ann"), ("acme", "bob"), ("zeta", "ann")]
+        store.import_document({"sales_reps": [{"Username": "ann", "ResIdString": "R-ann"},
+                                              {"Username": "bob", "ResIdString": "R-bob"}]}, tenant="acme")
+    result = run_cli("replay", str(spec), "--settings", str(settings), "--store", url, "--tenant", "acme")
+    assert result.exit_code == 0, result.output
+    assert "acme ann R-ann" in result.output and "acme bob R-bob" in result.output
+    assert "2 replayed, 0 still failing" in result.output
+    with engine.open_store(url) as store:  # zeta's letter waits for zeta's own replay
+        assert [(d.tenant, d.user) for d in store.dead_letters("rep-flow")] == [("zeta", "ann")]

@@ -56,7 +56,7 @@ def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(empty_store_ur
     _seed_version_1(empty_store_url)
     assert _version(empty_store_url) == 1
     with open_store(empty_store_url) as store:  # type: ignore[attr-defined]
-        assert _version(empty_store_url) == LATEST_VERSION == 2
+        assert _version(empty_store_url) == LATEST_VERSION == 3
         assert store.get_customer(code="000007") == OLD_CUSTOMER
         assert store.next_sequence("codes", 1) == 500
         assert store.load_token("erp") == "tok"
@@ -75,7 +75,25 @@ def test_a_version_1_store_is_upgraded_on_open_with_its_data_kept(empty_store_ur
         assert store.lookup("cache", {"Namespace": "ns", "Key": "k"})["Value"] == 1  # type: ignore[index]
     with open_store(empty_store_url) as again:  # type: ignore[attr-defined]
         assert again.count_customers() == 1  # opening an up-to-date store changes nothing
-    assert _version(empty_store_url) == 2
+    assert _version(empty_store_url) == 3
+
+
+def test_dead_letters_of_a_version_2_store_are_the_default_tenants(empty_store_url: str) -> None:
+    engine = make_engine(empty_store_url)
+    try:
+        assert upgrade(engine, target=2) == 2
+        with engine.begin() as conn:  # as version 2 wrote it: no tenant, no user
+            conn.exec_driver_sql("INSERT INTO dead_letters (run_key, flow, record, reason, at) "
+                                 "VALUES ('old', 'f', '{}', 'why', '2026-01-01 00:00:00')")
+    finally:
+        engine.dispose()
+    with open_store(empty_store_url) as store:  # type: ignore[attr-defined]
+        store.add_dead_letter("new", "f", {}, "why", tenant="acme", user="jdoe")
+        assert [(d.run_key, d.tenant, d.user) for d in store.dead_letters("f")] == [
+            ("old", "default", None), ("new", "acme", "jdoe")]
+        assert [d.run_key for d in store.dead_letters("f", tenant="default")] == ["old"]
+        assert [d.run_key for d in store.dead_letters("f", tenant="acme")] == ["new"]
+        assert store.dead_letters("f", tenant="other") == []
 
 
 def _shape(conn: sa.Connection) -> dict[str, Any]:
