@@ -113,6 +113,8 @@ class HttpClientTransport:
         # One client per thread, sharing one cookie jar: records on a thread pool then do not
         # queue on one connection pool's lock (httpcore holds it while it assigns every request).
         # A thread sends one request at a time, so a pool of N threads holds N connections.
+        # An injected httpx transport is one object the caller owns: then one client for all.
+        self._per_thread = transport is None
         self._local = threading.local()
         self._clients: dict[threading.Thread, httpx.Client] = {}
         self._clients_lock = threading.Lock()
@@ -144,18 +146,22 @@ class HttpClientTransport:
         return client
 
     def _open_client(self) -> httpx.Client:
-        client = self._new_client()
-        client.cookies.jar = self._cookies.jar  # a cookie one thread is given, all threads send
         with self._clients_lock:
             if self._closed:  # e.g. a run still going when its connections were closed
-                client.close()
                 raise TransportError("the connection was closed before this request",
                                      where_of(self._config.base_url))
-            # Threads come and go (a fetch's read-ahead thread, a worker's pool): the clients of
-            # those that ended are closed here, not kept open with their connections.
-            for thread in [t for t in self._clients if not t.is_alive()]:
-                self._clients.pop(thread).close()
-            self._clients[threading.current_thread()] = client
+            if self._per_thread:
+                # Threads come and go (a fetch's read-ahead thread, a worker's pool): the clients
+                # of those that ended are closed here, not kept open with their connections.
+                for thread in [t for t in self._clients if not t.is_alive()]:
+                    self._clients.pop(thread).close()
+                client = None
+            else:
+                client = next(iter(self._clients.values()), None)
+            if client is None:
+                client = self._new_client()
+                client.cookies.jar = self._cookies.jar  # a cookie one thread is given, all threads send
+                self._clients[threading.current_thread()] = client
         self._local.client = client
         return client
 

@@ -505,3 +505,20 @@ def test_an_injected_httpx_transport_is_used() -> None:
     assert (response.status, response.json()) == (201, {"id": 7})
     assert str(seen[0].url) == "https://api.invalid/v1/items"
     assert seen[0].headers["X-Key"] == API_KEY
+
+
+def test_an_injected_transport_is_shared_by_one_client_for_all_threads() -> None:
+    """The caller owns an injected transport: one client uses it, so no thread's end closes it."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"cookie": request.headers.get("cookie")},
+                              headers={"Set-Cookie": "s=1; Path=/"})
+
+    http = HttpClientTransport(HttpConfig("https://api.invalid/v1"), transport=httpx.MockTransport(handler))
+    with closing(http):
+        seen: list[Any] = []
+        for _ in range(2):
+            thread = threading.Thread(target=lambda: seen.append(http.send(HttpRequest("GET", "x")).json()))
+            thread.start()
+            thread.join()
+        assert seen == [{"cookie": None}, {"cookie": "s=1"}]  # the second thread sends the first's cookie
+        assert len(set(map(id, http._clients.values()))) == 1
