@@ -118,7 +118,7 @@ def bench_outbound(n: int = 2000, latency: float = 0.05, concurrency: int = 50) 
 def bench_http_floor(n: int = 2000, latency: float = 0.05, concurrency: int = 50) -> dict[str, Any]:
     """What the HTTP client alone reaches in the same conditions: the same number of form POSTs
     from as many threads to the same simulator, through one httpx client, with no engine at all.
-    No outbound flow in this process can be faster than this."""
+    An outbound flow pays about this, plus its own work (mapping, journal, write-back)."""
     with _specter_simulator(latency) as (url, stop), httpx.Client(base_url=url) as client:
         def one(i: int) -> int:
             form = {"name": f"Bench customer {i}", "emailAddress": f"c{i}@example.com", "firstName": "A"}
@@ -181,7 +181,8 @@ def inbound_child(n: int) -> dict[str, Any]:
 
 def inbound_floor_child(n: int) -> dict[str, Any]:
     """What the simulator alone delivers: every page of n customers read by a bare httpx client
-    and decoded, nothing mapped or saved. No inbound flow on this machine can be faster."""
+    and decoded, nothing mapped or saved. An inbound flow against it on this machine cannot
+    read faster than this."""
     server = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None and server.stdin is not None
