@@ -178,9 +178,17 @@ def test_a_closed_transport_stays_closed() -> None:
         http.close()
         with pytest.raises(TransportError, match="closed"):
             http.send(HttpRequest("GET", "x"))
-        other = threading.Thread(target=lambda: pytest.raises(TransportError, http.send, HttpRequest("GET", "x")))
+        raised: list[BaseException] = []
+
+        def from_another_thread() -> None:  # a thread that never had a client: none is opened
+            try:
+                http.send(HttpRequest("GET", "x"))
+            except BaseException as exc:  # noqa: BLE001 - checked below, on the test's thread
+                raised.append(exc)
+        other = threading.Thread(target=from_another_thread)
         other.start()
         other.join()
+        assert [type(e) for e in raised] == [TransportError]
         assert http._clients == {}
 
 
@@ -192,6 +200,7 @@ def test_the_clients_of_threads_that_ended_are_closed() -> None:
                                                       ended.append(http._client)))
             thread.start()
             thread.join()
+        assert len({id(c) for c in ended}) == 3 and not ended[-1].is_closed
         http.send(HttpRequest("GET", "x"))  # this thread's first client: the ended ones go
         assert all(c.is_closed for c in ended)
         assert list(http._clients) == [threading.current_thread()]
