@@ -144,29 +144,37 @@ with serve(SnelStartSimulator("ck", "sk", customers=int(sys.argv[1]), seed=3)) a
 """
 
 
-def inbound_child(n: int) -> dict[str, Any]:
-    """Runs inside a fresh process: n simulated customers into a new SQLite store.
-
-    The simulator runs in a process of its own, as the real ERP would: otherwise generating its
-    answers would share our interpreter lock and be counted as our time.
-    """
+@contextlib.contextmanager
+def _snelstart_simulator(n: int) -> Iterator[tuple[str, str, int]]:
+    """The SnelStart simulator with n customers in a process of its own, as the real ERP would
+    be: otherwise generating its answers would share our interpreter lock and count as our time.
+    Yields its API and token URLs and its pid (to read its CPU time)."""
     server = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None and server.stdin is not None
-    base_url, token_url = server.stdout.readline().split()
+    try:
+        base_url, token_url = server.stdout.readline().split()
+        yield base_url, token_url, server.pid
+        server.stdin.close()
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def inbound_child(n: int) -> dict[str, Any]:
+    """Runs inside a fresh process: n simulated customers into a new SQLite store."""
     plan = engine.load_spec(ROOT / "mappings/snelstart/customer-sync.yaml")
-    with tempfile.TemporaryDirectory() as tmp:
+    with _snelstart_simulator(n) as (base_url, token_url, pid), tempfile.TemporaryDirectory() as tmp:
         store = engine.open_store(f"sqlite:///{tmp}/inbound.db")
         settings = {"BaseUrl": base_url, "TokenUrl": token_url, "ClientKey": "ck", "SubscriptionKey": "sk",
                     "SyncInactiveCustomers": True, "CustomerTypesToSync": "Klant, Leverancier"}
-        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(server.pid)
+        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(pid)
         result = plan.run({}, settings=settings, store=store)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        server_cpu = _cpu_seconds(server.pid) - server_cpu
+        server_cpu = _cpu_seconds(pid) - server_cpu
         saved = store.count_customers() if hasattr(store, "count_customers") else None
         store.close()
-    server.stdin.close()
-    server.wait(timeout=30)
     counts = result.counts or {}
     peak_mb = _peak_rss_mb()
     fetched = counts.get("fetched") or 0
@@ -183,14 +191,11 @@ def inbound_floor_child(n: int) -> dict[str, Any]:
     """What the simulator alone delivers: every page of n customers read by a bare httpx client
     and decoded, nothing mapped or saved. An inbound flow against it on this machine cannot
     read faster than this."""
-    server = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None and server.stdin is not None
-    base_url, token_url = server.stdout.readline().split()
-    with httpx.Client(headers={"Ocp-Apim-Subscription-Key": "sk"}, timeout=60) as client:
+    with _snelstart_simulator(n) as (base_url, token_url, pid), \
+            httpx.Client(headers={"Ocp-Apim-Subscription-Key": "sk"}, timeout=60) as client:
         token = client.post(token_url, data={"grant_type": "clientkey", "clientkey": "ck"}).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
-        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(server.pid)
+        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(pid)
         read, skip = 0, 0
         while True:
             page = client.get(f"{base_url}/relaties", params={"$skip": str(skip), "$top": "500"}).json()
@@ -199,20 +204,24 @@ def inbound_floor_child(n: int) -> dict[str, Any]:
             read += len(page)
             skip += 500
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        server_cpu = _cpu_seconds(server.pid) - server_cpu
-    server.stdin.close()
-    server.wait(timeout=30)
+        server_cpu = _cpu_seconds(pid) - server_cpu
     return {"customers": read, "seconds": round(elapsed, 1), "per_second": round(read / elapsed),
             "cpu_us_per_customer": round(cpu / max(1, read) * 1e6),
             "simulator_cpu_us_per_customer": round(server_cpu / max(1, read) * 1e6)}
 
 
 def bench_inbound_floor(n: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.flows", "inbound-floor", str(n)], cwd=ROOT,
+    return {"benchmark": f"inbound floor: {n:,} customers read and decoded by bare httpx, nothing saved",
+            **_in_child("inbound-floor", n), "target": "(reference)"}
+
+
+def _in_child(kind: str, n: int) -> dict[str, Any]:
+    """The row a fresh `python -m bench.flows KIND N` prints: a process of its own, so its peak
+    memory is its own."""
+    out = subprocess.run([sys.executable, "-m", "bench.flows", kind, str(n)], cwd=ROOT,
                          capture_output=True, text=True, check=True)
-    row = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"benchmark": f"inbound floor: {n:,} customers read and decoded by bare httpx, nothing saved", **row,
-            "target": "(reference)"}
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
 
 
 def _peak_rss_mb() -> float:
@@ -237,14 +246,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def bench_inbound(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
-    rows = []
-    for n in sizes:
-        out = subprocess.run([sys.executable, "-m", "bench.flows", "inbound", str(n)], cwd=ROOT,
-                             capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append({"benchmark": f"inbound: {n:,} SnelStart customers into SQLite", **row,
-                     "target": ">= 20,000/s, flat memory"})
-    return rows
+    return [{"benchmark": f"inbound: {n:,} SnelStart customers into SQLite", **_in_child("inbound", n),
+             "target": ">= 20,000/s, flat memory"} for n in sizes]
 
 
 if __name__ == "__main__":
