@@ -122,7 +122,8 @@ class HttpClientTransport:
         self._cookies = httpx.Cookies()
         self._auth = make_authenticator(config.auth, self._fetch_token, token_store)
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
-        self._bases: dict[str, httpx.URL] = {}  # each path merged with the base URL
+        # Each path joined to the base URL, with whether a query can simply be appended to it.
+        self._bases: dict[str, tuple[httpx.URL, bool]] = {}
         self._extensions = {"timeout": timeout.as_dict()}
         self._static_secrets = tuple(config.secrets) + static_secrets(config.auth)
         logs.register(self)
@@ -304,7 +305,7 @@ class HttpClientTransport:
         # A server set one: sent as the client always does. The jar is shared by the threads'
         # clients and locks its own changes but not reading it, which httpx does by iterating.
         with jar._cookies_lock:  # type: ignore[attr-defined]
-            return httpx.Request(method, url, headers=merged, cookies=self._client.cookies,
+            return httpx.Request(method, url, headers=merged, cookies=self._cookies,
                                  extensions=extensions, **body)
 
     def _url(self, path: str, params: Mapping[str, str]) -> httpx.URL:
@@ -314,17 +315,20 @@ class HttpClientTransport:
         record (a signature, a search term) misses the URL cache every time; joining the path is
         then done once per path, and only the query is new: one parse instead of three.
         """
-        base = self._bases.get(path)
-        if base is None:
+        joined = self._bases.get(path)
+        if joined is None:
             if len(self._bases) >= _URL_CACHE_SIZE:
                 self._bases.clear()
-            base = self._bases[path] = self._client.build_request("GET", path).url
+            url = self._client.build_request("GET", path).url
+            text = str(url)
+            # A query of its own (even an empty one) or a fragment: httpx merges the params in.
+            joined = self._bases[path] = (url, "?" not in text and "#" not in text)
+        base, plain = joined
         if not params:
             return base
-        text = str(base)
-        if "?" in text or "#" in text:  # a query of its own (even an empty one), or a fragment
+        if not plain:
             return base.copy_merge_params(dict(params))
-        return httpx.URL(f"{text}?{httpx.QueryParams(params)}")
+        return httpx.URL(f"{base}?{httpx.QueryParams(params)}")
 
     # --- the token endpoint (called by authenticators) -----------------------------------------
 
