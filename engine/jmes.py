@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from .jmes_calls import compile_call
+from .jmes_calls import Shape, compile_call
 
 Fn = Callable[[Any], Any]
 
@@ -270,6 +270,9 @@ def _or(node: dict[str, Any]) -> Fn:
     left, right = (_compile(c) for c in node["children"])
     if node["children"][1]["type"] == "literal":  # `x || ''`: the fallback needs no call
         constant = node["children"][1]["value"]
+        path = simple_path(node["children"][0])
+        if path is not None and len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], str):
+            return _path_or_literal(path[0], path[1], constant)
 
         def or_literal(value: Any) -> Any:
             matched = left(value)
@@ -284,6 +287,19 @@ def _or(node: dict[str, Any]) -> Fn:
             return right(value)
         return matched if matched is True or not _false(matched) else right(value)
     return or_
+
+
+def _path_or_literal(a: str, b: str, constant: Any) -> Fn:
+    """`customer.Code || ''` in one closure: the path read inline, text decided without a call."""
+    def path_or_literal(value: Any) -> Any:
+        first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+        matched = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+        if matched.__class__ is str:
+            return matched or constant
+        if matched is None or matched is False:
+            return constant
+        return matched if matched is True or not _false(matched) else constant
+    return path_or_literal
 
 
 def _not(node: dict[str, Any]) -> Fn:
@@ -368,7 +384,18 @@ def _multi_dict(node: dict[str, Any]) -> Fn:
 def _function(node: dict[str, Any]) -> Fn:
     if any(c["type"] == "expref" for c in node["children"]):
         raise Unsupported("expref")  # sort_by & co. need jmespath's own expression objects
-    return compile_call(node["value"], tuple(_compile(c) for c in node["children"]))
+    children = node["children"]
+    return compile_call(node["value"], tuple(_compile(c) for c in children), tuple(map(_arg_shape, children)))
+
+
+def _arg_shape(node: dict[str, Any]) -> Shape:
+    """What a call's argument is, so the call can read a plain `a.b` inline or bind a literal."""
+    if node["type"] == "literal":
+        return Shape(None, (node["value"],))
+    path = simple_path(node)
+    if path is not None and len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], str):
+        return Shape((path[0], path[1]), None)
+    return Shape(None, None)
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Fn]] = {

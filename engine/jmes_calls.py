@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .functions import REGISTRY, JmesFunctions
 
@@ -20,8 +20,18 @@ Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
 
 
-def compile_call(name: str, args: tuple[Fn, ...]) -> Fn:
-    """A closure calling function `name` on the values of the compiled argument closures."""
+class Shape(NamedTuple):
+    """A call's argument as the compiler sees it: a plain `a.b` path, a literal (in a 1-tuple:
+    the literal may be null), or neither."""
+
+    path2: tuple[str, str] | None = None
+    literal: tuple[Any] | None = None
+
+
+def compile_call(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...] = ()) -> Fn:
+    """A closure calling function `name` on the values of the compiled argument closures.
+
+    `shapes` (one per argument) let the commonest calls fold their arguments in: see `_fused`."""
     call = _FUNCTIONS.call_function  # jmespath's own checks and messages, for the unusual cases
     spec = _FUNCTIONS.FUNCTION_TABLE.get(name)
     checks = _fast_check(spec["signature"]) if spec else None
@@ -35,6 +45,10 @@ def compile_call(name: str, args: tuple[Fn, ...]) -> Fn:
     direct: Callable[..., Any] = ours.fn if ours is not None else \
         _BUILTIN_FAST.get(name) or getattr(_FUNCTIONS, f"_func_{name}")
     per_arg = tuple(checks[min(i, len(checks) - 1)] for i in range(len(args)))
+    if len(shapes) == len(args):
+        fused = _fused(name, args, shapes, per_arg, direct, call)
+        if fused is not None:
+            return fused
     return _caller(name, args, per_arg, direct, call)
 
 
@@ -162,3 +176,66 @@ def _caller(name: str, args: tuple[Fn, ...], allowed: tuple[frozenset[type] | No
                 return call(name, resolved)  # raises jmespath's own type error
         return direct(*resolved)
     return many
+
+
+def _fused(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...], allowed: tuple[frozenset[type] | None, ...],
+           direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn | None:
+    """The commonest calls as one closure instead of one per argument: a lone `a.b` argument
+    (`upper(customer.Name)`) read inline, and a literal argument (`left(x, `4`)`, a settings
+    object folded into `get(lists, key)`) bound once, its type checked here, when the spec is
+    compiled. A literal of a type the function refuses is left to `_caller`, which raises
+    jmespath's own error on every call, as jmespath does. None for any other shape."""
+    if len(args) == 1 and shapes[0].path2 is not None:
+        return _path_call(name, shapes[0].path2, allowed[0], direct, call)
+    if len(args) != 2:
+        return None
+    first, second = shapes
+    if second.literal is not None and first.literal is None and _fits(second.literal[0], allowed[1]):
+        return _constant_second(name, args[0], first.path2, allowed[0], second.literal[0], direct, call)
+    if first.literal is not None and second.literal is None and _fits(first.literal[0], allowed[0]):
+        return _constant_first(name, first.literal[0], args[1], allowed[1], direct, call)
+    return None
+
+
+def _fits(value: Any, allowed: frozenset[type] | None) -> bool:
+    return allowed is None or value.__class__ in allowed
+
+
+def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None,
+               direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    a, b = path
+    every = allowed is None
+
+    def call_on_path(value: Any) -> Any:
+        first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+        x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+        return direct(x) if every or x.__class__ in allowed else call(name, [x])  # type: ignore[operator]
+    return call_on_path
+
+
+def _constant_second(name: str, fn: Fn, path: tuple[str, str] | None, allowed: frozenset[type] | None,
+                     constant: Any, direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    every = allowed is None
+    if path is not None:
+        a, b = path
+
+        def path_and_constant(value: Any) -> Any:
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            return direct(x, constant) if every or x.__class__ in allowed else call(name, [x, constant])  # type: ignore[operator]
+        return path_and_constant
+
+    def and_constant(value: Any) -> Any:
+        x = fn(value)
+        return direct(x, constant) if every or x.__class__ in allowed else call(name, [x, constant])  # type: ignore[operator]
+    return and_constant
+
+
+def _constant_first(name: str, constant: Any, fn: Fn, allowed: frozenset[type] | None,
+                    direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    every = allowed is None
+
+    def constant_and(value: Any) -> Any:
+        y = fn(value)
+        return direct(constant, y) if every or y.__class__ in allowed else call(name, [constant, y])  # type: ignore[operator]
+    return constant_and

@@ -91,7 +91,13 @@ def test_unsupported_nodes_fall_back() -> None:
 FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
               "choose(a, b, c)", "get(a, to_string(b))", "!is_empty(get(a, to_string(b)))", "a && b || c",
               "!a", "!(a && b)", "merge(a, b)", "a || ''", "a && 'x'", "a || `0`", "a && `[]`",
-              "merge(a, b, c, @)", "merge(a, `{}`, c, b)", "guid_empty()"]
+              "merge(a, b, c, @)", "merge(a, `{}`, c, b)", "guid_empty()",
+              # fused shapes (jmes_calls._fused, jmes._path_or_literal): a lone `a.b` argument read
+              # inline, a literal argument bound at compile time, including literals of a refused type
+              "upper(a.b)", "to_string(a.c)", "is_empty(c.a)", "left(a.b, `2`)", "left(a, `2`)", "left(a.b, 'x')",
+              "upper(left(a.b, `2`))", "in_list(a.b, `[\"x\", \"A\"]`)", "in_list(a, 'x, a')",
+              "get(`{\"1\": \"x\", \"a\": 2}`, to_string(a))", "get(`[1]`, a)", "get(b, 'a')", "a.b || ''",
+              "a.c || `0`", "upper(a.b || '')", "merge(a, `{}`)", "merge(`{\"x\": 1}`, a.b)"]
 
 
 @settings(max_examples=600, deadline=None)
