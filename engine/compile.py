@@ -226,7 +226,7 @@ class Compiler:
             if expr is None:
                 return None
             return self._finish(FieldRule(name, "from", expr.source, expr.evaluate, record=self.record,
-                                          omit_empty=omit_default, path2=expr.path2))
+                                          omit_empty=omit_default, path2=expr.path2, constant=expr.literal))
         if not isinstance(raw, dict):
             return None
         sources = [k for k in ("from", "template", "value", "coalesce", "cases", "fields", "each", "items") if k in raw]
@@ -241,7 +241,7 @@ class Compiler:
         made = self._source(kind, name, raw, path, roots)
         if made is None:
             return None
-        source, text, children, each, path2 = made
+        source, text, children, each, path2, constant = made
         when = self.expr([*path, "when"], raw["when"], roots) if "when" in raw else None
         unless = self.expr([*path, "unless"], raw["unless"], roots) if "unless" in raw else None
         default_from = self.expr([*path, "default_from"], raw["default_from"], roots) if "default_from" in raw else None
@@ -256,32 +256,37 @@ class Compiler:
             too_long=raw.get("too_long", "truncate"),
             required=bool(raw.get("required", False)), omit_empty=bool(raw.get("omit_empty", omit_default)),
             notes=raw.get("notes"), doc_source=raw.get("source"), children=children, each=each,
-            record=self.record, path2=path2))
+            record=self.record, path2=path2, constant=constant))
 
     def _source(self, kind: str, name: str, raw: dict[str, Any], path: list[PathPart], roots: frozenset[str]
                 ) -> tuple[Callable[[Mapping[str, Any]], Any], str, tuple[FieldRule, ...], Expr | None,
-                           tuple[str, str] | None] | None:
-        """(source closure, text shown, children, `each`, the two names of a plain `a.b` from:)."""
+                           tuple[str, str] | None, tuple[Any] | None] | None:
+        """(source closure, text shown, children, `each`, the two names of a plain `a.b` from:,
+        the value in a 1-tuple when it is the same for every record)."""
         if kind == "from":
             expr = self.expr([*path, "from"], raw["from"], roots)
-            return (expr.evaluate, expr.source, (), None, expr.path2) if expr else None
+            return (expr.evaluate, expr.source, (), None, expr.path2, expr.literal) if expr else None
         if kind == "template":
             tpl = self.template([*path, "template"], raw["template"], roots)
-            return (template_source(tpl), tpl.source, (), None, None) if tpl else None
+            if tpl is None:
+                return None
+            fixed = (tpl.constant,) if tpl.constant is not None else None
+            return template_source(tpl), tpl.source, (), None, None, fixed
         if kind == "value":
             constant = raw["value"]
-            return (lambda scope: constant), json.dumps(constant, ensure_ascii=False, default=str), (), None, None
+            return (lambda scope: constant), json.dumps(constant, ensure_ascii=False, default=str), (), None, None, \
+                (constant,)
         if kind == "coalesce":
             exprs = [self.expr([*path, "coalesce", i], e, roots) for i, e in enumerate(raw["coalesce"])]
             if any(e is None for e in exprs):
                 return None
             coalesce = coalesce_source(tuple(e.evaluate for e in exprs if e), tuple(e.path2 for e in exprs if e))
-            return coalesce, "; ".join(e.source for e in exprs if e), (), None, None
+            return coalesce, "; ".join(e.source for e in exprs if e), (), None, None, None
         if kind == "cases":
             return self._cases(raw["cases"], [*path, "cases"], roots)
         if kind == "fields":
             children = self.rules(raw["fields"], [*path, "fields"], roots, f"{name}.")
-            return object_builder(children), "(object)", children, None, None
+            return object_builder(children), "(object)", children, None, None, None
         if kind == "each":
             each = self.expr([*path, "each"], raw["each"], roots)
             children = self.rules(raw.get("fields") or {}, [*path, "fields"], roots | {"item"}, f"{name}[].")
@@ -295,7 +300,7 @@ class Compiler:
                 if not isinstance(items, list):
                     return []
                 return [build({**scope, "item": item}) for item in items]
-            return each_source, each.source, children, each, None
+            return each_source, each.source, children, each, None, None
         if kind == "items":
             children = tuple(r for i, item in enumerate(raw["items"])
                              if (r := self.rule(f"{name}[{i}]", item, [*path, "items", i], roots)) is not None)
@@ -304,7 +309,7 @@ class Compiler:
 
             def items_source(scope: Mapping[str, Any]) -> list[Any]:
                 return [None if (v := f(scope)) is OMIT else v for f in fns]
-            return items_source, "(list)", children, None, None
+            return items_source, "(list)", children, None, None, None
         return None
 
     def _cases(self, raw: list[Any], path: list[PathPart], roots: frozenset[str]) -> Any:
@@ -325,7 +330,7 @@ class Compiler:
                 non_empty = False
             compiled.append((when.evaluate if when else None, value_fn, non_empty))
             texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
-        return cases_source(tuple(compiled)), "; ".join(texts), (), None, None
+        return cases_source(tuple(compiled)), "; ".join(texts), (), None, None, None
 
     @staticmethod
     def _finish(rule: FieldRule) -> FieldRule:

@@ -85,6 +85,7 @@ class Expr:
     decided: bool | None = None
     refs: frozenset[str] = frozenset()  # "@" among them: it reads the scope as a whole
     path2: tuple[str, str] | None = None
+    name: str | None = None  # the name, when the expression is one name (`is_update`): read inline
     safe: bool = False  # cannot fail on any record (no function call, no slice): may be left out
 
 
@@ -135,7 +136,8 @@ def compile_expr(source: str, names: Names | None = None) -> Expr:
         return Expr(source, _memoised(compiled), False, True, **shape)
     if path is not None:
         two = (path[0], path[1]) if len(path) == 2 and all(isinstance(p, str) for p in path) else None
-        return Expr(source, path_getter(tuple(path)), True, path2=two, **shape)  # type: ignore[arg-type]
+        one = path[0] if len(path) == 1 and isinstance(path[0], str) else None
+        return Expr(source, path_getter(tuple(path)), True, path2=two, name=one, **shape)  # type: ignore[arg-type]
     if compiled is not None:
         # No wrapper: a jmespath error (a function given the wrong type) is rare and is
         # translated where the runner catches it, naming the step; the hot path stays one call.

@@ -33,7 +33,22 @@ def build_fast(rule: FieldRule) -> Fast:
         body = rule.source
     else:
         body = _general_body(rule)
-    return _guarded(rule, body)
+    fixed = _folded(body) if rule.constant is not None and rule.default_from is None else MISSING
+    if fixed is OMIT:
+        body = never
+    elif fixed is not MISSING:
+        body = lambda scope: fixed  # noqa: E731
+    return _guarded(rule, body, fixed)
+
+
+def _folded(body: Fast) -> Any:
+    """A source that is the same for every record (`value: "1"`, a folded setting) goes through
+    its stages once, here: the value they give, or MISSING when they refuse it (left to fail on
+    each record, naming it, as before)."""
+    try:
+        return body({})
+    except Exception:  # noqa: BLE001 - whatever it is, it is raised again per record
+        return MISSING
 
 
 def _text_body(rule: FieldRule) -> Fast:
@@ -159,7 +174,7 @@ def _general_body(rule: FieldRule) -> Fast:
     return field
 
 
-def _guarded(rule: FieldRule, body: Fast) -> Fast:
+def _guarded(rule: FieldRule, body: Fast, fixed: Any = MISSING) -> Fast:
     """`when` / `unless` around the body; conditions are mostly booleans, decided without a call."""
     when, unless = rule.when, rule.unless
     # In a plan specialised for its settings a condition may be decided already (engine/fold.py).
@@ -172,6 +187,12 @@ def _guarded(rule: FieldRule, body: Fast) -> Fast:
         else None
     if when_fn is None and unless_fn is None:
         return body
+    if body is never:
+        return never if when_fn is None and unless_fn is None else _guarded_never(when_fn, unless_fn)
+    if unless_fn is None and when is not None and when.name is not None:
+        return _when_name(when.name, body, fixed)
+    if when_fn is None and unless is not None and unless.name is not None:
+        return _unless_name(unless.name, body, fixed)
     if unless_fn is None:
         def when_only(scope: Mapping[str, Any]) -> Any:
             condition = when_fn(scope)  # type: ignore[misc]
@@ -192,3 +213,45 @@ def _guarded(rule: FieldRule, body: Fast) -> Fast:
             return OMIT
         return body(scope)
     return guarded
+
+
+
+def _when_name(name: str, body: Fast, fixed: Any) -> Fast:
+    """`when: is_update`: a let or a step read inline; a body folded to one value is not called."""
+    if fixed is not MISSING:
+        def when_name_value(scope: Mapping[str, Any]) -> Any:
+            condition = scope.get(name)
+            return fixed if condition is True or (condition is not False and truthy(condition)) else OMIT
+        return when_name_value
+
+    def when_name(scope: Mapping[str, Any]) -> Any:
+        condition = scope.get(name)
+        if condition is True or (condition is not False and truthy(condition)):
+            return body(scope)
+        return OMIT
+    return when_name
+
+
+def _unless_name(name: str, body: Fast, fixed: Any) -> Fast:
+    if fixed is not MISSING:
+        def unless_name_value(scope: Mapping[str, Any]) -> Any:
+            condition = scope.get(name)
+            return fixed if condition is False or (condition is not True and not truthy(condition)) else OMIT
+        return unless_name_value
+
+    def unless_name(scope: Mapping[str, Any]) -> Any:
+        condition = scope.get(name)
+        if condition is False or (condition is not True and not truthy(condition)):
+            return body(scope)
+        return OMIT
+    return unless_name
+
+
+
+def _guarded_never(when_fn: Fast | None, unless_fn: Fast | None) -> Fast:
+    """Omitted whatever the record, but its conditions still run as before: they may fail."""
+    def evaluated_then_omitted(scope: Mapping[str, Any]) -> Any:
+        if (when_fn is None or truthy(when_fn(scope))) and unless_fn is not None:
+            unless_fn(scope)
+        return OMIT
+    return evaluated_then_omitted

@@ -78,6 +78,9 @@ class FieldRule:
     # For a `from:` that is a plain two-name path (`visit.City`): the names, so the compiled
     # closure can read them inline instead of calling a getter (the hottest path of a mapping).
     path2: tuple[str, str] | None = None
+    # The source's value in a 1-tuple when it is the same for every record (a `value:`, or a
+    # `from:` folded to a literal): fast.py applies the stages to it once, when compiling.
+    constant: tuple[Any] | None = field(default=None, repr=False)  # may hold a secret setting: never shown
     record: RecordRef = RecordRef(None)
     fast: Callable[[Mapping[str, Any]], Any] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 

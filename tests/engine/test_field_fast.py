@@ -20,13 +20,16 @@ SOURCES = [
     {"from": "upper(input.A)"},              # a function (jmespath errors for non-text)
     {"coalesce": ["input.A", "input.B"]},
     {"cases": [{"when": "input.Flag", "from": "input.A"}, {"from": "input.B"}]},
+    # the same for every record: the stages are applied once, when compiling (fast._folded)
+    {"value": "abcdef"}, {"value": " "}, {"value": 0}, {"value": ["x"]},
 ]
 DEFAULTS = [{}, {"default": ""}, {"default": "dflt"}, {"default": 0}, {"default": None}, {"default": []}]
 LENGTHS = [{}, {"max_length": 3}, {"max_length": 3, "too_long": "error"}]
 CHECKS = [{}, {"required": True}, {"omit_empty": True}, {"required": True, "omit_empty": True}]
 EXTRAS = [{}, {"type": "number"}, {"type": "string"}, {"type": "integer"}, {"type": "boolean"},
           {"values": {"x": "ex", "1": "one", "": "empty"}, "values_default": ""},
-          {"values": {"x": "ex"}}, {"default_from": "input.B"}, {"when": "input.Flag"}, {"unless": "input.Flag"}]
+          {"values": {"x": "ex"}}, {"default_from": "input.B"}, {"when": "input.Flag"}, {"unless": "input.Flag"},
+          {"when": "a"}, {"unless": "a"}]  # a condition that is one name is read inline
 
 RULES = [{**s, **d, **n, **c, **e} for s, d, n, c, e in itertools.product(SOURCES, DEFAULTS, LENGTHS, CHECKS, EXTRAS)]
 PLAN = engine.compile_text(
