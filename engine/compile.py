@@ -48,6 +48,7 @@ class Compiler:
     # and, while a map step's fields are compiled, the names they read (to drop unused lets).
     values: Mapping[str, Any] | None = None
     used: set[str] | None = None
+    reads_whole_scope: bool = False  # some expression reads the scope as a whole (`@`)
 
     # --- located helpers -------------------------------------------------------------------
     def fail(self, path: list[PathPart], message: str, hint: str | None = None, key: bool = False) -> None:
@@ -65,6 +66,8 @@ class Compiler:
             return None
         if self.used is not None:
             self.used |= expr.refs
+        if "@" in expr.refs:
+            self.reads_whole_scope = True
         return expr
 
     def template(self, path: list[PathPart], text: Any, roots: frozenset[str]) -> Template | None:
@@ -113,6 +116,8 @@ class Compiler:
         self._fixtures(data.get("tests") or [], roots)
         if self.errors:
             raise SpecErrors(self.errors)
+        if self.values is not None and not self.reads_whole_scope:
+            steps = lets_in_place(steps, BASE_ROOTS)
         return Plan(name=data["name"], title=data.get("title") or data["name"],
                     description=data.get("description"), notes=data.get("notes"),
                     direction=data.get("direction", "outbound"), file=self.spec.file,
@@ -390,6 +395,6 @@ def compile_spec(spec: LoadedSpec) -> Plan:
     return Compiler(spec).compile()
 
 
-from .step_compilers import STEP_COMPILERS  # noqa: E402  (registry needs Compiler defined first)
+from .step_compilers import STEP_COMPILERS, lets_in_place  # noqa: E402  (registry needs Compiler defined first)
 
 __all__ = ["Compiler", "compile_spec", "example_response"]

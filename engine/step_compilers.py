@@ -6,7 +6,8 @@ its path in the spec and the names visible to it, and returns a frozen Step from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .load import PathPart
@@ -82,6 +83,27 @@ def compile_map(c: Compiler, step: dict[str, Any], path: list[PathPart], roots: 
         if outer_used is not None:
             outer_used |= used
     return MapStep(**c.common(step, path, roots), lets=tuple(lets), rules=rules, title=step.get("title"))
+
+
+# Names a scope may carry besides the base roots and step ids (engine/compile.py, fetch.py).
+SCOPE_NAMES = frozenset({"item", "found", "response", "fields"})
+
+
+def lets_in_place(steps: list[Step], taken: frozenset[str]) -> list[Step]:
+    """Map steps whose lets can be written into the run's scope, saving a copy of it per step.
+
+    Only in a plan specialised for its settings, and only when the caller found no expression
+    reading the scope as a whole (`@`): then a later step can only read names the compiler let
+    it, and a let named like none of them (`taken`: the base roots, every step id, the names
+    lookups, sends and fetches add) is invisible to it, whatever value it is left with."""
+    def all_steps(steps: Iterable[Step]) -> Iterator[Step]:
+        for step in steps:
+            yield step
+            yield from all_steps(getattr(step, "each", None) or ())
+    taken = taken | SCOPE_NAMES | {step.id for step in all_steps(steps)}
+    return [dataclasses.replace(step, lets_in_place=True)
+            if isinstance(step, MapStep) and step.lets and not any(name in taken for name, _ in step.lets)
+            else step for step in steps]
 
 
 def _live(lets: list[tuple[str, Expr]], used: set[str]) -> list[tuple[str, Expr]]:

@@ -44,6 +44,9 @@ class MapStep(Step):
     lets: tuple[tuple[str, Expr], ...]
     rules: tuple[FieldRule, ...]
     title: str | None = None
+    # The lets may be written into the run's scope instead of a copy of it: set by the compiler
+    # (lets_in_place) only where nothing after this step can see them.
+    lets_in_place: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_build", object_builder(self.rules))
@@ -51,7 +54,8 @@ class MapStep(Step):
     def run(self, run: Run) -> Any:
         scope = run.scope
         if self.lets:
-            scope = dict(scope)
+            if not self.lets_in_place:
+                scope = dict(scope)
             for name, expr in self.lets:
                 scope[name] = expr.evaluate(scope)
         if run.trace is not None:

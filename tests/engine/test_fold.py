@@ -259,3 +259,43 @@ def test_threads_asking_for_the_same_settings_at_once_get_one_compilation(monkey
         thread.join()
     assert len(calls) == 1
     assert len(got) == 6 and all(steps is got[0] for steps in got)
+
+
+def _steps_spec(*steps: str) -> str:
+    return "version: 1\nname: lets-in-place\nsteps:\n" + "".join(
+        f"  - id: m{i}\n    kind: map\n" + "".join(f"    {line}\n" for line in step.split("\n"))
+        for i, step in enumerate(steps, 1))
+
+
+IN_PLACE = {  # spec, record, which map steps may write their lets into the run's scope
+    "lets nothing else can name are written in place": (
+        _steps_spec("let: {x: input.a}\nfields: {a: x}", "let: {x: input.b}\nfields: {b: x, first: m1.a}"),
+        {"a": "A", "b": "B"}, {"m1": True, "m2": True}),
+    "a later @ would see them: copied": (
+        _steps_spec("let: {x: input.a}\nfields: {a: x}", "fields: {names: \"keys(@)\"}"),
+        {"a": "A"}, {"m1": False, "m2": False}),
+    "a let named like an earlier step would hide it from later steps: copied": (
+        _steps_spec("fields: {a: input.a}", "let: {m1: input.b}\nfields: {b: m1}", "fields: {c: m1.a}"),
+        {"a": "A", "b": "B"}, {"m1": False, "m2": False, "m3": False}),
+    "a let named like a later step: copied": (
+        _steps_spec("let: {m2: input.a}\nfields: {a: m2}", "fields: {b: m1.a}"),
+        {"a": "A"}, {"m1": False, "m2": False}),
+    "a let named like a base name: copied": (
+        _steps_spec("let: {input: \"{a: 'shadow'}\"}\nfields: {a: input.a}", "fields: {b: input.a}"),
+        {"a": "A"}, {"m1": False, "m2": False}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IN_PLACE))
+def test_lets_are_written_in_place_only_where_nothing_can_see_them(case: str) -> None:
+    text, record, expected = IN_PLACE[case]
+    plan = engine.compile_text(text, "lets-in-place.yaml")
+    resolved = resolve(plan.settings, {})
+    specialised = plan.specialise(resolved)
+    assert {s.id: s.lets_in_place for s in specialised if isinstance(s, MapStep)} == expected
+    assert not any(s.lets_in_place for s in plan.steps if isinstance(s, MapStep))  # never in the general plan
+
+    def scope() -> dict[str, Any]:
+        return {"input": record, "settings": resolved.values, "tenant": "default", "now": "x", "raw": None, "user": None}
+    assert _run_steps(specialised, scope(), resolved) == _run_steps(plan.steps, scope(), resolved)
+    assert plan.preview(record).outputs == plan.preview(record, explain=True).outputs
