@@ -166,10 +166,8 @@ def first_non_empty(*values: Any) -> Any:
     return None
 
 
-@register(("value", ANY), doc="True when the value is null, blank text, [] or {}.",
-          example="is_empty('  ') -> true")
-def is_empty_(value: Any) -> bool:
-    return is_empty(value)
+register(("value", ANY), doc="True when the value is null, blank text, [] or {}.",
+         example="is_empty('  ') -> true")(is_empty)  # the helper itself: no call in between
 
 
 @register(("condition", ANY), ("if_true", ANY), ("if_false", ANY),

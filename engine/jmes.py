@@ -16,6 +16,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from .functions import REGISTRY, is_empty
 from .jmes_calls import Shape, compile_call
 
 Fn = Callable[[Any], Any]
@@ -103,6 +104,9 @@ def path_getter(path: tuple[str | int, ...]) -> Fn:
             return first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
         return two
 
+    if len(path) in (3, 4) and isinstance(path[0], str) and isinstance(path[1], str) \
+            and (len(path) == 3 or isinstance(path[3], str)):
+        return _three_or_four(path)
     parts = tuple((part, isinstance(part, str)) for part in path)  # key or index: decided once
 
     def walk(scope: Any) -> Any:
@@ -121,6 +125,29 @@ def path_getter(path: tuple[str | int, ...]) -> Fn:
                     return None
         return value
     return walk
+
+
+def _three_or_four(path: tuple[str | int, ...]) -> Fn:
+    """`a.b.c`, `a.b[0]` and `a.b[0].c` (a first contact's e-mail), unrolled: no loop per part."""
+    a, b, third = path[0], path[1], path[2]
+    last = path[3] if len(path) == 4 else None
+
+    def three_or_four(scope: Any) -> Any:
+        value = scope.get(a) if scope.__class__ is dict or isinstance(scope, dict) else None
+        value = value.get(b) if value.__class__ is dict or isinstance(value, dict) else None
+        if third.__class__ is str:
+            value = value.get(third) if value.__class__ is dict or isinstance(value, dict) else None
+        elif value.__class__ is list or isinstance(value, list):
+            try:
+                value = value[third]  # type: ignore[index]
+            except IndexError:
+                return None
+        else:
+            return None
+        if last is None:
+            return value
+        return value.get(last) if value.__class__ is dict or isinstance(value, dict) else None
+    return three_or_four
 
 
 def _first_match(node: dict[str, Any]) -> Fn | None:
@@ -258,6 +285,17 @@ def _and(node: dict[str, Any]) -> Fn:
             return matched if matched is False or matched is None or _false(matched) else constant
         return and_literal
 
+    lpath = simple_path(node["children"][0])
+    if lpath is not None and len(lpath) == 1 and isinstance(lpath[0], str):
+        key = lpath[0]
+
+        def name_and(value: Any) -> Any:  # `is_new && ...`: a let or a step read inline
+            matched = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
+            if matched is True:
+                return right(value)
+            return matched if matched is False or matched is None or _false(matched) else right(value)
+        return name_and
+
     def and_(value: Any) -> Any:
         matched = left(value)
         if matched is True:  # conditions mostly give booleans: decided without a call
@@ -303,7 +341,11 @@ def _path_or_literal(a: str, b: str, constant: Any) -> Fn:
 
 
 def _not(node: dict[str, Any]) -> Fn:
-    child = _compile(node["children"][0])
+    inner = node["children"][0]
+    if inner["type"] == "function_expression" and inner["value"] == "is_empty" and len(inner["children"]) == 1 \
+            and "is_empty" in REGISTRY and REGISTRY["is_empty"].fn is is_empty:
+        return _not_empty(inner["children"][0])
+    child = _compile(inner)
 
     def not_(value: Any) -> Any:
         result = child(value)
@@ -313,6 +355,29 @@ def _not(node: dict[str, Any]) -> Fn:
             return False  # jmespath: !0 is false (0 is a value, not "empty")
         return not result
     return not_
+
+
+def _not_empty(node: dict[str, Any]) -> Fn:
+    """`!is_empty(x)`, the commonest condition in specs, in one closure: text decided inline."""
+    shape = _arg_shape(node)
+    if shape.path2 is not None:
+        a, b = shape.path2
+
+        def path_not_empty(value: Any) -> Any:
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if x.__class__ is str:
+                return bool(x) and not x.isspace()
+            return not is_empty(x)
+        return path_not_empty
+    arg = _compile(node)
+
+    def not_empty(value: Any) -> Any:
+        x = arg(value)
+        if x.__class__ is str:
+            return bool(x) and not x.isspace()
+        return not is_empty(x)
+    return not_empty
 
 
 def _projection(node: dict[str, Any]) -> Fn:
@@ -395,7 +460,9 @@ def _arg_shape(node: dict[str, Any]) -> Shape:
     path = simple_path(node)
     if path is not None and len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], str):
         return Shape((path[0], path[1]), None)
-    return Shape(None, None)
+    if path is not None and len(path) == 1 and isinstance(path[0], str):
+        return Shape(name=path[0])
+    return Shape()
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Fn]] = {

@@ -26,6 +26,7 @@ class Shape(NamedTuple):
 
     path2: tuple[str, str] | None = None
     literal: tuple[Any] | None = None
+    name: str | None = None  # one name: a let, a step, `user`
 
 
 def compile_call(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...] = ()) -> Fn:
@@ -187,6 +188,8 @@ def _fused(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...], allowed: 
     jmespath's own error on every call, as jmespath does. None for any other shape."""
     if len(args) == 1 and shapes[0].path2 is not None:
         return _path_call(name, shapes[0].path2, allowed[0], direct, call)
+    if len(args) == 1 and shapes[0].name is not None:
+        return _name_call(name, shapes[0].name, allowed[0], direct, call)
     if len(args) != 2:
         return None
     first, second = shapes
@@ -211,6 +214,16 @@ def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None
         x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
         return direct(x) if every or x.__class__ in allowed else call(name, [x])  # type: ignore[operator]
     return call_on_path
+
+
+def _name_call(name: str, key: str, allowed: frozenset[type] | None,
+               direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    every = allowed is None
+
+    def call_on_name(value: Any) -> Any:
+        x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
+        return direct(x) if every or x.__class__ in allowed else call(name, [x])  # type: ignore[operator]
+    return call_on_name
 
 
 def _constant_second(name: str, fn: Fn, path: tuple[str, str] | None, allowed: frozenset[type] | None,

@@ -97,7 +97,11 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               "upper(a.b)", "to_string(a.c)", "is_empty(c.a)", "left(a.b, `2`)", "left(a, `2`)", "left(a.b, 'x')",
               "upper(left(a.b, `2`))", "in_list(a.b, `[\"x\", \"A\"]`)", "in_list(a, 'x, a')",
               "get(`{\"1\": \"x\", \"a\": 2}`, to_string(a))", "get(`[1]`, a)", "get(b, 'a')", "a.b || ''",
-              "a.c || `0`", "upper(a.b || '')", "merge(a, `{}`)", "merge(`{\"x\": 1}`, a.b)"]
+              "a.c || `0`", "upper(a.b || '')", "merge(a, `{}`)", "merge(`{\"x\": 1}`, a.b)",
+              "!is_empty(a)", "!is_empty(a.b)", "!is_empty(upper(a))", "is_empty(a)", "a && b", "c && !is_empty(a)",
+              "!is_empty(@)", "to_string(c)",
+              # paths of three or four parts, unrolled (jmes._three_or_four)
+              "a.b.c", "a.b[0]", "a.b[-1]", "a.b[0].c", "a.b[2].a", "b.a[1]"]
 
 
 @settings(max_examples=600, deadline=None)
