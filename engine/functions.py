@@ -324,6 +324,29 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# A call whose second argument is a literal (`left(x, `4`)`, `in_list(code, 'A, B')`) is prepared
+# once, when the spec is compiled (jmes_calls._constant_second): the literal's share of the work
+# is done here, not per record. Each gives exactly the function's result (a property test checks).
+def _left_prepared(length: float) -> Callable[[str | None], str | None]:
+    n = max(0, int(length))
+    return lambda text: None if text is None else text[:n]
+
+
+def _in_list_prepared(items: str | list[Any] | None) -> Callable[[Any], bool]:
+    if items is None:
+        return lambda value: False
+    wanted = frozenset((c if c.__class__ is str else _text(c)).strip().lower()
+                       for c in (split(items, ",") if isinstance(items, str) else items))
+
+    def in_prepared_list(value: Any) -> bool:
+        return value is not None and (value if value.__class__ is str else _text(value)).strip().lower() in wanted
+    return in_prepared_list
+
+
+PREPARED_SECOND: dict[str, Callable[[Any], Callable[[Any], Any]]] = {
+    "left": _left_prepared, "in_list": _in_list_prepared}
+
+
 def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 

@@ -104,8 +104,7 @@ def path_getter(path: tuple[str | int, ...]) -> Fn:
             return first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
         return two
 
-    if len(path) in (3, 4) and isinstance(path[0], str) and isinstance(path[1], str) \
-            and (len(path) == 3 or isinstance(path[3], str)):
+    if len(path) in (3, 4) and isinstance(path[0], str) and isinstance(path[1], str):
         return _three_or_four(path)
     parts = tuple((part, isinstance(part, str)) for part in path)  # key or index: decided once
 
@@ -128,14 +127,16 @@ def path_getter(path: tuple[str | int, ...]) -> Fn:
 
 
 def _three_or_four(path: tuple[str | int, ...]) -> Fn:
-    """`a.b.c`, `a.b[0]` and `a.b[0].c` (a first contact's e-mail), unrolled: no loop per part."""
+    """`a.b.c`, `a.b[0]`, `a.b[0].c` (a first contact's e-mail), `a.b.c[0]`: unrolled, no loop per
+    part; whether a part is a key or an index is decided here, so each test is a constant branch."""
     a, b, third = path[0], path[1], path[2]
     last = path[3] if len(path) == 4 else None
+    third_key, last_key, four = isinstance(third, str), isinstance(last, str), len(path) == 4
 
     def three_or_four(scope: Any) -> Any:
         value = scope.get(a) if scope.__class__ is dict or isinstance(scope, dict) else None
         value = value.get(b) if value.__class__ is dict or isinstance(value, dict) else None
-        if third.__class__ is str:
+        if third_key:
             value = value.get(third) if value.__class__ is dict or isinstance(value, dict) else None
         elif value.__class__ is list or isinstance(value, list):
             try:
@@ -144,9 +145,16 @@ def _three_or_four(path: tuple[str | int, ...]) -> Fn:
                 return None
         else:
             return None
-        if last is None:
+        if not four:
             return value
-        return value.get(last) if value.__class__ is dict or isinstance(value, dict) else None
+        if last_key:
+            return value.get(last) if value.__class__ is dict or isinstance(value, dict) else None
+        if value.__class__ is list or isinstance(value, list):
+            try:
+                return value[last]  # type: ignore[index]
+            except IndexError:
+                return None
+        return None
     return three_or_four
 
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .functions import REGISTRY, JmesFunctions
+from .functions import PREPARED_SECOND, REGISTRY, JmesFunctions
 
 Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
@@ -229,6 +229,9 @@ def _name_call(name: str, key: str, allowed: frozenset[type] | None,
 def _constant_second(name: str, fn: Fn, path: tuple[str, str] | None, allowed: frozenset[type] | None,
                      constant: Any, direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     every = allowed is None
+    prepared = _prepared(name, constant, direct)
+    if prepared is not None:
+        return _call_prepared(name, fn, path, allowed, constant, prepared, call)
     if path is not None:
         a, b = path
 
@@ -242,6 +245,36 @@ def _constant_second(name: str, fn: Fn, path: tuple[str, str] | None, allowed: f
         x = fn(value)
         return direct(x, constant) if every or x.__class__ in allowed else call(name, [x, constant])  # type: ignore[operator]
     return and_constant
+
+
+def _prepared(name: str, constant: Any, direct: Callable[..., Any]) -> Callable[[Any], Any] | None:
+    """The function with its literal second argument worked in (functions.PREPARED_SECOND), if
+    it has such a form, the name is ours and the literal is one it can take."""
+    prepare = PREPARED_SECOND.get(name)
+    if prepare is None or REGISTRY.get(name) is None or REGISTRY[name].fn is not direct:
+        return None
+    try:
+        return prepare(constant)
+    except (TypeError, ValueError, OverflowError):
+        return None  # the plain call then fails on each record, as it would have
+
+
+def _call_prepared(name: str, fn: Fn, path: tuple[str, str] | None, allowed: frozenset[type] | None,
+                   constant: Any, prepared: Callable[[Any], Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    every = allowed is None
+    if path is not None:
+        a, b = path
+
+        def path_prepared(value: Any) -> Any:
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            return prepared(x) if every or x.__class__ in allowed else call(name, [x, constant])  # type: ignore[operator]
+        return path_prepared
+
+    def call_prepared(value: Any) -> Any:
+        x = fn(value)
+        return prepared(x) if every or x.__class__ in allowed else call(name, [x, constant])  # type: ignore[operator]
+    return call_prepared
 
 
 def _constant_first(name: str, constant: Any, fn: Fn, allowed: frozenset[type] | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jmespath
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jmespath import exceptions as jmes_errors
@@ -13,7 +14,7 @@ from engine.functions import JMESPATH_OPTIONS
 from engine.jmes import compile_tree
 
 KEYS = ["a", "b", "c"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["", "x", "0123", "True", "a"]),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["", "x", "0123", "True", "a", " A ", "X"]),
                     st.floats(allow_nan=False, allow_infinity=False, width=16))
 data = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                      st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)),
@@ -101,11 +102,18 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               "!is_empty(a)", "!is_empty(a.b)", "!is_empty(upper(a))", "is_empty(a)", "a && b", "c && !is_empty(a)",
               "!is_empty(@)", "to_string(c)",
               # paths of three or four parts, unrolled (jmes._three_or_four)
-              "a.b.c", "a.b[0]", "a.b[-1]", "a.b[0].c", "a.b[2].a", "b.a[1]"]
+              "a.b.c", "a.b[0]", "a.b[-1]", "a.b[0].c", "a.b[2].a", "b.a[1]", "a.b.c[0]",
+              "a.b[0][1]", "c.a.b.c",
+              # a literal second argument worked in once (functions.PREPARED_SECOND)
+              "left(a, `2.7`)", "left(a.b, `-1`)", "left(a, `0`)", "left(a, `1e400`)", "in_list(a, `[1, \"x\", null, 2.0]`)",
+              "in_list(a.b, ' A ,b,,')", "in_list(a, `null`)", "in_list(a, '')", "in_list(upper(a), 'X')"]
 
 
-@settings(max_examples=600, deadline=None)
-@given(st.sampled_from(FAST_CALLS), st.one_of(scalars, data, st.fixed_dictionaries({"a": data, "b": data, "c": data})))
+@pytest.mark.parametrize("expression", FAST_CALLS)
+@settings(max_examples=60, deadline=None)
+@given(value=st.one_of(scalars, data, st.fixed_dictionaries({"a": data, "b": data, "c": data}),
+                       st.fixed_dictionaries({"a": st.one_of(scalars, st.fixed_dictionaries({"b": scalars})),
+                                              "b": scalars, "c": scalars})))
 def test_fast_calls_match_interpreter(expression: str, value: Any) -> None:
     """Every argument type through the inline checks and fast built-ins, on each common shape."""
     parsed = jmespath.compile(expression)
