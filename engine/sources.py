@@ -34,15 +34,58 @@ def coalesce_source(fns: tuple[Source, ...], paths: tuple[tuple[str, str] | None
     *rest, last_fn = fns
     paths = paths or (None,) * len(fns)
 
+    last_path = paths[-1]
+
     def last(scope: Mapping[str, Any]) -> Any:
         value = last_fn(scope)
         if value.__class__ is str:
             return value if value and not value.isspace() else None
         return None if is_empty(value) else value
-    chain: Source = last
-    for fn, path in zip(reversed(rest), reversed(paths[:-1]), strict=True):
-        chain = _non_empty_or(fn, chain) if path is None else _non_empty_path_or(*path, chain)
+    # Built from the end: each alternative hands the scope on to the chain after it.
+    chain: Source = last if last_path is None else _nothing
+    alternatives = list(zip(rest if last_path is None else fns, paths[:-1] if last_path is None else paths,
+                            strict=True))
+    while alternatives:
+        fn, path = alternatives.pop()
+        if path is not None and alternatives and alternatives[-1][1] is not None:
+            earlier = alternatives.pop()[1]
+            chain = _two_paths_or(*earlier, *path, chain)  # type: ignore[misc]
+        elif path is not None:
+            chain = _last_path(*path) if chain is _nothing else _non_empty_path_or(*path, chain)
+        else:
+            chain = _non_empty_or(fn, chain)
     return chain
+
+
+def _last_path(a: str, b: str) -> Source:
+    def last_path(scope: Mapping[str, Any]) -> Any:
+        first = scope.get(a)
+        value = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+        if value.__class__ is str:
+            return value if value and not value.isspace() else None
+        return None if is_empty(value) else value
+    return last_path
+
+
+def _two_paths_or(a1: str, b1: str, a2: str, b2: str, otherwise: Source) -> Source:
+    """Two `a.b` alternatives in a row (`xml.searchCode`, `customer.SearchCode`): one call."""
+    def two_paths(scope: Mapping[str, Any]) -> Any:
+        first = scope.get(a1)
+        value = first.get(b1) if first.__class__ is dict or isinstance(first, dict) else None
+        if value.__class__ is str:
+            if value and not value.isspace():
+                return value
+        elif value is not None and not is_empty(value):
+            return value
+        first = scope.get(a2)
+        value = first.get(b2) if first.__class__ is dict or isinstance(first, dict) else None
+        if value.__class__ is str:
+            if value and not value.isspace():
+                return value
+        elif value is not None and not is_empty(value):
+            return value
+        return otherwise(scope)
+    return two_paths
 
 
 def _non_empty_path_or(a: str, b: str, otherwise: Source) -> Source:
