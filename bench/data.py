@@ -54,7 +54,26 @@ def customer(i: int, seed: int = 1) -> dict[str, Any]:
                                     "ContactId": rng.choice([None, "", f"P{i}"])})
     if not c["Email"]:  # the flows require an email somewhere: then the first contact has one
         c["ContactPersons"][0]["Email"] = f"first{i}@example.com"
+    # Drawn last, so that the fields above are the same as before they were added.
+    c["SearchCode"] = rng.choice([None, None, "", f"Z{i % 997}"])
+    c["RelationGroup"] = rng.choice([None, None, "", "RETAIL"])
+    c["CountryCode"] = rng.choice([None, None, "", "NL", "DE"])
+    c["CollectionAccountCode"] = rng.choice([None, None, "", "1400"])
     return c
+
+
+def app4sales_xml(i: int, seed: int = 1) -> dict[str, Any]:
+    """A new-customer message from App4Sales, as parsed from its XML: the customer's guid, and
+    sometimes a code, search code or relation group, which win over the stored customer's."""
+    rng = random.Random(seed * 7_000_003 + i)
+    found: dict[str, Any] = {"customerGuid": f"00000000-0000-4000-8000-{i:012d}"}
+    if rng.random() < 0.2:
+        found["customerCode"] = rng.choice(["", f"X{i % 100000:05d}"])
+    if rng.random() < 0.3:
+        found["searchCode"] = rng.choice(["", "  ", f"S{i % 1000}"])
+    if rng.random() < 0.25:
+        found["relationGroup"] = rng.choice(["", "GRP1", "WHOLESALE"])
+    return {"NewCustomers": {"Customer": [found]}}
 
 
 def customers(n: int, seed: int = 1) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from engine.functions import is_empty
 from engine.runtime import Run, Services
 from engine.settings import resolve
 
-from .data import customers
+from .data import app4sales_xml, customers
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECTER_LANG = {"SV": "SE", "SE": "SE", "EN": "EN", "GB": "EN", "NO": "NO", "NB": "NO", "NN": "NO"}
@@ -56,6 +56,12 @@ def specter_by_hand(c: dict[str, Any], sales_rep: Any, price_list: Any, settings
         if not is_empty(value):
             out[key] = value
 
+    def need(key: str, value: Any, n: int) -> None:  # a field Specter requires
+        value = _cut(value, n)
+        if is_empty(value):
+            raise ValueError(f"{key}: required value is empty")
+        out[key] = value
+
     code = c.get("CustomerCode")
     update = not is_empty(code)
     contacts = c.get("ContactPersons")
@@ -65,11 +71,11 @@ def specter_by_hand(c: dict[str, Any], sales_rep: Any, price_list: Any, settings
         out["forceCustomerUpdate"] = "1"
         out["identifyByCustomerId"] = "1"
         put("customerId", code)
-    put("name", c.get("CustomerName"), 100)
+    need("name", c.get("CustomerName"), 100)
     put("orgNo", c.get("ChamberOfCommerceCode"), 20)
     put("vatNo", c.get("VatCode"), 30)
     put("homepage", c.get("Website"), 50)
-    put("emailAddress", _first(c.get("Email"), _get(first, "Email")), 100)
+    need("emailAddress", _first(c.get("Email"), _get(first, "Email")), 100)
     put("phoneNo", _first(c.get("Phone"), _get(first, "Phonenumber"), _get(visit, "Phone")), 50)
     put("faxNo", c.get("Fax"), 50)
     put("salesRepresentativeId", _get(sales_rep, "ResIdString"))
@@ -81,8 +87,8 @@ def specter_by_hand(c: dict[str, Any], sales_rep: Any, price_list: Any, settings
     language = SPECTER_LANG.get((c.get("LanguageCode") or "").upper())
     put("language", settings["DefaultLanguage"] if is_empty(language) else language)
     put("contactPerson", _get(first, "FullName"), 100)
-    put("firstName", _get(first, "FirstName"), 50)
-    put("surName", _get(first, "LastName"), 50)
+    need("firstName", _get(first, "FirstName"), 50)
+    need("surName", _get(first, "LastName"), 50)
     put("mobileNo", _get(first, "MobileNumber"), 50)
     put("address", _get(visit, "AddressLine1"), 100)
     put("addressRow2", _get(visit, "AddressLine2"), 100)
@@ -98,9 +104,24 @@ def specter_by_hand(c: dict[str, Any], sales_rep: Any, price_list: Any, settings
     return out
 
 
-def accountview_by_hand(c: dict[str, Any], new_code: int, settings: dict[str, Any], user: str) -> dict[str, Any]:
-    code = c.get("CustomerCode") or None
-    is_new = is_empty(code)
+def _code(value: Any, n: int) -> Any:
+    """A code longer than the ERP allows is refused, never cut: a cut code could name another."""
+    if isinstance(value, str) and len(value) > n:
+        raise ValueError(f"{value!r} is longer than {n} characters")
+    return value
+
+
+def _required(value: Any, name: str) -> Any:
+    if is_empty(value):
+        raise ValueError(f"{name}: required value is empty")
+    return value
+
+
+def accountview_by_hand(c: dict[str, Any], x: dict[str, Any], new_code: int, settings: dict[str, Any],
+                        user: str) -> dict[str, Any]:
+    """`c` is the stored customer, `x` the customer element of App4Sales' XML message."""
+    code = _first(x.get("customerCode"), c.get("CustomerCode"))
+    is_new = code is None
     visit, delivery = _address(c, "VIS"), _address(c, "DEL")
     main = delivery if settings["SwapDeliveryAndVisitAddress"] else visit
 
@@ -112,8 +133,9 @@ def accountview_by_hand(c: dict[str, Any], new_code: int, settings: dict[str, An
     codes = [v for v in price_lists.values() if not is_empty(v)]
     uses = c.get("UsesPriceField")
     uses_text = "" if uses is None else str(uses)
-    row: dict[str, Any] = {"RowId": "1", "SUB_NR": _cut(code if code else str(new_code), 10),
-                           "ACCT_NAME": _cut(c.get("CustomerName"), 40)}
+    name = c.get("CustomerName")
+    row: dict[str, Any] = {"RowId": "1", "SUB_NR": _code(str(new_code) if is_new else code, 10),
+                           "ACCT_NAME": _required(_cut(name, 40), "ACCT_NAME")}
     discount = c.get("Discount")
     row["DISC_PCT"] = 0 if is_empty(discount) else discount
     row["LNG_CODE"] = _cut(AV_LANG.get((c.get("LanguageCode") or "").upper(), ""), 5)
@@ -126,12 +148,13 @@ def accountview_by_hand(c: dict[str, Any], new_code: int, settings: dict[str, An
     row["TEL_MOB"] = text(c.get("MobileNumber"), 20)
     row["CUR_CODE"] = text(c.get("Currency"), 3)
     row["CNT_CODE"] = text(_first(c.get("CountryCode"), _get(main, "Iso2")), 2)
-    row["SRC_CODE"] = _cut(_first(c.get("SearchCode"), c.get("CustomerName", "")[:4].upper()), 10)
-    group = c.get("RelationGroup")
-    if not is_empty(group):
+    search = _first(x.get("searchCode"), c.get("SearchCode"), name[:4].upper() if name is not None else None)
+    row["SRC_CODE"] = _required(_cut(search, 10), "SRC_CODE")
+    group = _first(x.get("relationGroup"), c.get("RelationGroup"))
+    if group is not None:
         row["RPL_GRP"] = _cut(group, 10)
     if not (settings["SkipPriceLists"] or settings["PriceListsBasedOnItemFields"]):
-        if uses is not None and uses_text.strip().lower() in [x.lower() for x in codes]:
+        if uses is not None and uses_text.strip().lower() in [p.lower() for p in codes]:
             price = uses_text
         elif not is_empty(price_lists.get(uses_text)):
             price = price_lists[uses_text]
@@ -180,8 +203,14 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
         return None if is_empty(found) else _cut(found, 5)
 
     def group(s: dict[str, Any]) -> Any:
-        value = s["customer"].get("RelationGroup")
-        return None if is_empty(value) else _cut(value, 10)
+        value = _first(s["xml"].get("relationGroup"), s["customer"].get("RelationGroup"))
+        return None if value is None else _cut(value, 10)
+
+    def search(s: dict[str, Any]) -> Any:
+        name = s["customer"].get("CustomerName")
+        value = _first(s["xml"].get("searchCode"), s["customer"].get("SearchCode"),
+                       name[:4].upper() if name is not None else None)
+        return _required(_cut(value, 10), "SRC_CODE")
 
     def account(s: dict[str, Any]) -> Any:
         c = s["customer"]
@@ -190,8 +219,8 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
 
     fields: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
         ("RowId", lambda s: "1"),
-        ("SUB_NR", lambda s: _cut(s["code"] if s["code"] else str(s["new_code"]), 10)),
-        ("ACCT_NAME", lambda s: _cut(s["customer"].get("CustomerName"), 40)),
+        ("SUB_NR", lambda s: _code(str(s["new_code"]) if s["is_new"] else s["code"], 10)),
+        ("ACCT_NAME", lambda s: _required(_cut(s["customer"].get("CustomerName"), 40), "ACCT_NAME")),
         ("DISC_PCT", lambda s: 0 if is_empty(d := s["customer"].get("Discount")) else d),
         ("LNG_CODE", lambda s: _cut(AV_LANG.get((s["customer"].get("LanguageCode") or "").upper(), ""), 5)),
         ("VAT_NR", lambda s: text(s["customer"].get("VatCode"), 14)),
@@ -203,8 +232,7 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
         ("TEL_MOB", lambda s: text(s["customer"].get("MobileNumber"), 20)),
         ("CUR_CODE", lambda s: text(s["customer"].get("Currency"), 3)),
         ("CNT_CODE", lambda s: text(_first(s["customer"].get("CountryCode"), _get(s["main"], "Iso2")), 2)),
-        ("SRC_CODE", lambda s: _cut(_first(s["customer"].get("SearchCode"),
-                                           s["customer"].get("CustomerName", "")[:4].upper()), 10)),
+        ("SRC_CODE", search),
         ("RPL_GRP", group),
         ("APX_LIST", price),
         ("ACCT_NR", account),
@@ -217,9 +245,9 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
     pairs = tuple((k, f, k in omitted_when_none) for k, f in fields)
 
     def build(scope: dict[str, Any]) -> dict[str, Any]:
-        c = scope["customer"]
-        code = c.get("CustomerCode") or None
-        s = {**scope, "code": code, "is_new": is_empty(code),
+        c, x = scope["customer"], scope["xml"]
+        code = _first(x.get("customerCode"), c.get("CustomerCode"))
+        s = {**scope, "code": code, "is_new": code is None,
              "main": _address(c, "DEL") if swap else _address(c, "VIS")}
         out: dict[str, Any] = {}
         for key, field, omit in pairs:
@@ -285,20 +313,23 @@ def bench_accountview(n: int) -> dict[str, Any]:
                 "CollectionAccountCodeForNewCustomer": "1300", "UseUsernameAsEmployeeForNewCustomer": True}
     values = resolve(plan.settings, settings).values
     records = customers(n, seed=2)
+    messages = [app4sales_xml(i, seed=2) for i in range(n)]  # what identifies each customer, with overrides
+    elements = [m["NewCustomers"]["Customer"][0] for m in messages]
     step = _stepper(plan, ["known", "ar1"], settings)
-    xml = {"NewCustomers": {"Customer": [{"customerGuid": "g"}]}}
 
     def compiled() -> list[Any]:
-        return [step({"input": xml, "settings": values, "user": "jdoe", "customer": c, "new_code": 500000 + i,
+        return [step({"input": m, "settings": values, "user": "jdoe", "customer": c, "new_code": 500000 + i,
                       "new_contact_code": None, "person": None, "send_person": None})["ar1"]
-                for i, c in enumerate(records)]
+                for i, (c, m) in enumerate(zip(records, messages, strict=True))]
 
     def by_hand() -> list[Any]:
-        return [accountview_by_hand(c, 500000 + i, values, "jdoe") for i, c in enumerate(records)]
+        return [accountview_by_hand(c, x, 500000 + i, values, "jdoe")
+                for i, (c, x) in enumerate(zip(records, elements, strict=True))]
     closure = accountview_closures(values, "jdoe")
 
     def closures() -> list[Any]:
-        return [closure({"customer": c, "new_code": 500000 + i, "user": "jdoe"}) for i, c in enumerate(records)]
+        return [closure({"customer": c, "xml": x, "new_code": 500000 + i, "user": "jdoe"})
+                for i, (c, x) in enumerate(zip(records, elements, strict=True))]
     assert compiled() == by_hand() == closures(), "compiled plan, hand-written and closure mappings disagree"
     compiled_s, by_hand_s, closures_s = _interleaved(compiled, by_hand, closures)
     return {**_result("AccountView mapping", n, compiled_s, by_hand_s),
