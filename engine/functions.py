@@ -347,6 +347,22 @@ PREPARED_SECOND: dict[str, Callable[[Any], Callable[[Any], Any]]] = {
     "left": _left_prepared, "in_list": _in_list_prepared}
 
 
+def _get_prepared(obj: dict[str, Any] | None) -> Callable[[Any], Any]:
+    if obj is None:
+        return lambda key: None
+    find = obj.get
+
+    def get_in_prepared(key: Any) -> Any:
+        if key.__class__ is str:
+            return find(key)
+        return None if key is None else find(_text(key))
+    return get_in_prepared
+
+
+# The same for a literal first argument: `get(price_lists, code)` with price_lists settled by settings.
+PREPARED_FIRST: dict[str, Callable[[Any], Callable[[Any], Any]]] = {"get": _get_prepared}
+
+
 def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 

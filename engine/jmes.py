@@ -18,16 +18,13 @@ from typing import Any
 
 from .functions import REGISTRY, is_empty
 from .jmes_calls import Shape, compile_call
+from .jmes_calls import jmes_false as _false
 
 Fn = Callable[[Any], Any]
 
 
 class Unsupported(Exception):  # noqa: N818 - internal signal, never leaves this module
     pass
-
-
-def _false(value: Any) -> bool:
-    return value is None or value is False or value == "" or value == [] or value == {}
 
 
 def _is_number(value: Any) -> bool:
@@ -378,6 +375,15 @@ def _not_empty(node: dict[str, Any]) -> Fn:
                 return bool(x) and not x.isspace()
             return not is_empty(x)
         return path_not_empty
+    if shape.name is not None:
+        key = shape.name
+
+        def name_not_empty(value: Any) -> Any:  # `!is_empty(user)`
+            x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
+            if x.__class__ is str:
+                return bool(x) and not x.isspace()
+            return not is_empty(x)
+        return name_not_empty
     arg = _compile(node)
 
     def not_empty(value: Any) -> Any:
@@ -470,6 +476,10 @@ def _arg_shape(node: dict[str, Any]) -> Shape:
         return Shape((path[0], path[1]), None)
     if path is not None and len(path) == 1 and isinstance(path[0], str):
         return Shape(name=path[0])
+    if node["type"] == "or_expression" and node["children"][1]["type"] == "literal":
+        left = simple_path(node["children"][0])
+        if left is not None and len(left) == 2 and isinstance(left[0], str) and isinstance(left[1], str):
+            return Shape(path2_or=(left[0], left[1], node["children"][1]["value"]))
     return Shape()
 
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .functions import PREPARED_SECOND, REGISTRY, JmesFunctions
+from .functions import PREPARED_FIRST, PREPARED_SECOND, REGISTRY, JmesFunctions
 
 Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
@@ -27,6 +27,7 @@ class Shape(NamedTuple):
     path2: tuple[str, str] | None = None
     literal: tuple[Any] | None = None
     name: str | None = None  # one name: a let, a step, `user`
+    path2_or: tuple[str, str, Any] | None = None  # `a.b || literal` (`upper(x.Code || '')`): names, literal
 
 
 def compile_call(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...] = ()) -> Fn:
@@ -190,6 +191,8 @@ def _fused(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...], allowed: 
         return _path_call(name, shapes[0].path2, allowed[0], direct, call)
     if len(args) == 1 and shapes[0].name is not None:
         return _name_call(name, shapes[0].name, allowed[0], direct, call)
+    if len(args) == 1 and shapes[0].path2_or is not None:
+        return _path_or_call(name, shapes[0].path2_or, allowed[0], direct, call)
     if len(args) != 2:
         return None
     first, second = shapes
@@ -214,6 +217,27 @@ def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None
         x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
         return direct(x) if every or x.__class__ in allowed else call(name, [x])  # type: ignore[operator]
     return call_on_path
+
+
+def _path_or_call(name: str, path_or: tuple[str, str, Any], allowed: frozenset[type] | None,
+                  direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
+    a, b, otherwise = path_or
+    every = allowed is None
+
+    def call_on_path_or(value: Any) -> Any:
+        first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+        x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+        if x.__class__ is str:
+            x = x or otherwise
+        elif x is None or x is False or (x is not True and jmes_false(x)):
+            x = otherwise  # jmespath's ||: false, null, "", [] and {} give way
+        return direct(x) if every or x.__class__ in allowed else call(name, [x])  # type: ignore[operator]
+    return call_on_path_or
+
+
+def jmes_false(value: Any) -> bool:
+    """jmespath's falsiness: null, false, "", [] and {} (0 is true)."""
+    return value is None or value is False or value == "" or value == [] or value == {}
 
 
 def _name_call(name: str, key: str, allowed: frozenset[type] | None,
@@ -247,10 +271,11 @@ def _constant_second(name: str, fn: Fn, path: tuple[str, str] | None, allowed: f
     return and_constant
 
 
-def _prepared(name: str, constant: Any, direct: Callable[..., Any]) -> Callable[[Any], Any] | None:
-    """The function with its literal second argument worked in (functions.PREPARED_SECOND), if
+def _prepared(name: str, constant: Any, direct: Callable[..., Any],
+              forms: dict[str, Callable[[Any], Callable[[Any], Any]]] = PREPARED_SECOND) -> Callable[[Any], Any] | None:
+    """The function with its literal argument worked in (functions.PREPARED_SECOND, _FIRST), if
     it has such a form, the name is ours and the literal is one it can take."""
-    prepare = PREPARED_SECOND.get(name)
+    prepare = forms.get(name)
     if prepare is None or REGISTRY.get(name) is None or REGISTRY[name].fn is not direct:
         return None
     try:
@@ -280,6 +305,12 @@ def _call_prepared(name: str, fn: Fn, path: tuple[str, str] | None, allowed: fro
 def _constant_first(name: str, constant: Any, fn: Fn, allowed: frozenset[type] | None,
                     direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     every = allowed is None
+    prepared = _prepared(name, constant, direct, PREPARED_FIRST)
+    if prepared is not None:
+        def prepared_and(value: Any) -> Any:
+            y = fn(value)
+            return prepared(y) if every or y.__class__ in allowed else call(name, [constant, y])  # type: ignore[operator]
+        return prepared_and
 
     def constant_and(value: Any) -> Any:
         y = fn(value)

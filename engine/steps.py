@@ -50,14 +50,15 @@ class MapStep(Step):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_build", object_builder(self.rules))
+        object.__setattr__(self, "_lets", tuple((name, expr.evaluate) for name, expr in self.lets))
 
     def run(self, run: Run) -> Any:
         scope = run.scope
         if self.lets:
             if not self.lets_in_place:
                 scope = dict(scope)
-            for name, expr in self.lets:
-                scope[name] = expr.evaluate(scope)
+            for name, evaluate in self._lets:  # type: ignore[attr-defined]
+                scope[name] = evaluate(scope)
         if run.trace is not None:
             start = len(run.trace)
             built = explain_object(self.rules, scope, run.trace)

@@ -89,6 +89,9 @@ def test_unsupported_nodes_fall_back() -> None:
     assert compile_tree(jmespath.compile("a[1:2]").parsed) is None
 
 
+# The values each fast path must tell apart: empty, blank, false, zero and the rest.
+EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 1.5, [], {}, "x", "A", ["x"], {"b": "x"}]
+EDGES = st.sampled_from(EDGE_VALUES)
 FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
               "choose(a, b, c)", "get(a, to_string(b))", "!is_empty(get(a, to_string(b)))", "a && b || c",
               "!a", "!(a && b)", "merge(a, b)", "a || ''", "a && 'x'", "a || `0`", "a && `[]`",
@@ -106,14 +109,19 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               "a.b[0][1]", "c.a.b.c",
               # a literal second argument worked in once (functions.PREPARED_SECOND)
               "left(a, `2.7`)", "left(a.b, `-1`)", "left(a, `0`)", "in_list(a, `[1, \"x\", null, 2.0]`)",
-              "in_list(a.b, ' A ,b,,')", "in_list(a, `null`)", "in_list(a, '')", "in_list(upper(a), 'X')"]
+              "in_list(a.b, ' A ,b,,')", "in_list(a, `null`)", "in_list(a, '')", "in_list(upper(a), 'X')",
+              "get(`{\"x\": 1, \"true\": 2, \"2\": 3, \"null\": 4}`, a)", "get(`null`, a.b)", "get(`{}`, 'x')",
+              # a one-argument call on `a.b || literal`
+              "upper(a.b || '')", "upper(a.b || `1`)", "to_string(a.b || `[]`)", "is_empty(a.c || ' ')"]
 
 
 @pytest.mark.parametrize("expression", FAST_CALLS)
 @settings(max_examples=60, deadline=None)
 @given(value=st.one_of(scalars, data, st.fixed_dictionaries({"a": data, "b": data, "c": data}),
                        st.fixed_dictionaries({"a": st.one_of(scalars, st.fixed_dictionaries({"b": scalars})),
-                                              "b": scalars, "c": scalars})))
+                                              "b": scalars, "c": scalars}),
+                       st.fixed_dictionaries({"a": st.fixed_dictionaries({"b": EDGES, "c": EDGES}), "b": EDGES,
+                                              "c": EDGES})))
 def test_fast_calls_match_interpreter(expression: str, value: Any) -> None:
     """Every argument type through the inline checks and fast built-ins, on each common shape."""
     parsed = jmespath.compile(expression)
@@ -124,3 +132,22 @@ def test_fast_calls_match_interpreter(expression: str, value: Any) -> None:
     assert got == expected
     if got[0] == "ok":
         assert type(got[1]) is type(expected[1])
+
+
+@pytest.mark.parametrize("expression", FAST_CALLS)
+def test_fast_calls_match_interpreter_on_every_pair_of_edge_values(expression: str) -> None:
+    """Every pair of edge values, at the top and one level down: random examples can miss the one
+    blank string a fast path gets wrong."""
+    parsed = jmespath.compile(expression)
+    compiled = compile_tree(parsed.parsed)
+    assert compiled is not None
+    for x in EDGE_VALUES:
+        for y in EDGE_VALUES:
+            for value in ({"a": {"b": x, "c": y}, "b": x, "c": y}, {"a": x, "b": y, "c": x}):
+                expected = outcome(lambda v: parsed.search(v, options=JMESPATH_OPTIONS), value)
+                if expected[0] == "crash":
+                    continue
+                got = outcome(compiled, value)
+                assert got == expected, value
+                if got[0] == "ok":
+                    assert type(got[1]) is type(expected[1]), value
