@@ -327,13 +327,13 @@ class Compiler:
                 expr = self.expr([*path, i, "from"], case["from"], roots)
                 if expr is None:
                     continue
-                value_fn, shown = expr.evaluate, expr.source
+                value_fn, shown, fixed = expr.evaluate, expr.source, expr.literal
                 non_empty = when is not None and non_empty_test(_parsed(when.source), _parsed(expr.source))
             else:
                 constant = case.get("value")
                 value_fn, shown = (lambda scope, c=constant: c), json.dumps(constant, ensure_ascii=False, default=str)
-                non_empty = False
-            compiled.append((when.evaluate if when else None, value_fn, non_empty))
+                non_empty, fixed = False, (constant,)
+            compiled.append((when.evaluate if when else None, value_fn, non_empty, fixed))
             texts.append(f"{shown} when {when.source}" if when else f"{shown} otherwise")
         return cases_source(tuple(compiled)), "; ".join(texts), (), None, None, None
 

@@ -169,6 +169,21 @@ def _first_match(node: dict[str, Any]) -> Fn | None:
         return None  # jmespath tests every element, and a function may raise on a later one
     base_fn, cond = _compile(left["children"][0]), left["children"][2]
     key_text = _field_equals_text(cond)
+    base_shape = _arg_shape(left["children"][0])
+    if key_text is not None and base_shape.path2 is not None:
+        key, text = key_text
+        a, b = base_shape.path2
+
+        def first_in_path_with(value: Any) -> Any:  # `customer.Addresses[?AddressType=='VIS'] | [0]`
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            base = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if base.__class__ is not list and not isinstance(base, list):
+                return None
+            for element in base:
+                if (element.__class__ is dict or isinstance(element, dict)) and element.get(key) == text:
+                    return element
+            return None
+        return first_in_path_with
     if key_text is not None:
         key, text = key_text
 

@@ -18,7 +18,9 @@ from .expressions import truthy
 from .functions import is_empty
 
 Source = Callable[[Mapping[str, Any]], Any]
-Case = tuple[Source | None, Source, bool]  # (when or None for always, value, when is !is_empty(value))
+# (when or None for always, value, when is !is_empty(value)[, the value in a 1-tuple when it is a
+# literal: given without a call])
+Case = tuple[Source | None, Source, bool] | tuple[Source | None, Source, bool, tuple[Any] | None]
 
 
 def _nothing(scope: Mapping[str, Any]) -> Any:
@@ -116,14 +118,27 @@ def _non_empty_or(fn: Source, otherwise: Source) -> Source:
 def cases_source(cases: tuple[Case, ...]) -> Source:
     """The value of the first case whose `when` holds; a case without `when` always holds."""
     chain: Source = _nothing
-    for when, value, when_non_empty in reversed(cases):
+    for case in reversed(cases):
+        when, value, when_non_empty = case[:3]
+        fixed = case[3] if len(case) > 3 else None
         if when_non_empty:
             chain = _non_empty_or(value, chain)
         elif when is None:
             chain = value  # later cases can never be reached
+        elif fixed is not None:
+            chain = _when_fixed_or(when, fixed[0], chain)
         else:
             chain = _when_or(when, value, chain)
     return chain
+
+
+def _when_fixed_or(when: Source, fixed: Any, otherwise: Source) -> Source:
+    def case_fixed(scope: Mapping[str, Any]) -> Any:
+        holds = when(scope)
+        if holds is True or (holds is not False and holds is not None and truthy(holds)):
+            return fixed
+        return otherwise(scope)
+    return case_fixed
 
 
 def _when_or(when: Source, value: Source, otherwise: Source) -> Source:

@@ -90,7 +90,8 @@ def test_unsupported_nodes_fall_back() -> None:
 
 
 # The values each fast path must tell apart: empty, blank, false, zero and the rest.
-EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 1.5, [], {}, "x", "A", ["x"], {"b": "x"}]
+EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 1.5, [], {}, "x", "A", ["x"], {"b": "x"},
+                         [{"b": "y"}, "x", {"b": "x", "c": ""}, {"b": "x"}]]
 EDGES = st.sampled_from(EDGE_VALUES)
 FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
               "choose(a, b, c)", "get(a, to_string(b))", "!is_empty(get(a, to_string(b)))", "a && b || c",
@@ -112,7 +113,9 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               "in_list(a.b, ' A ,b,,')", "in_list(a, `null`)", "in_list(a, '')", "in_list(upper(a), 'X')",
               "get(`{\"x\": 1, \"true\": 2, \"2\": 3, \"null\": 4}`, a)", "get(`null`, a.b)", "get(`{}`, 'x')",
               # a one-argument call on `a.b || literal`
-              "upper(a.b || '')", "upper(a.b || `1`)", "to_string(a.b || `[]`)", "is_empty(a.c || ' ')"]
+              "upper(a.b || '')", "upper(a.b || `1`)", "to_string(a.b || `[]`)", "is_empty(a.c || ' ')",
+              # the first element matching, in a list read inline
+              "a.b[?b == 'x'] | [0]", "a.b[?c == ''] | [0]", "b[?b == 'x'] | [0]"]
 
 
 @pytest.mark.parametrize("expression", FAST_CALLS)

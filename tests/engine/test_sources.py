@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import jmespath
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +66,7 @@ def test_coalesce_chain_with_inline_paths_equals_loop(alternatives: list[tuple[b
     assert got is want or (got == want and type(got) is type(want))
 
 
-KINDS = st.sampled_from(["always", "when", "non_empty"])
+KINDS = st.sampled_from(["always", "when", "non_empty", "when_fixed"])
 
 
 @SOME
@@ -82,6 +83,10 @@ def test_cases_chain_equals_loop(spec: list[tuple[str, Any, Any]]) -> None:
         elif kind == "when":
             chained.append((when, value, False))
             reference.append((when, value))
+        elif kind == "when_fixed":  # a literal value: given without a call
+            fixed = scope[2 * i + 1]
+            chained.append((when, lambda s: pytest.fail("a literal case value is not called"), False, (fixed,)))
+            reference.append((when, value))
         else:
             chained.append((None, value, True))
             reference.append((lambda s, v=value: not is_empty(v(s)), value))
@@ -94,6 +99,7 @@ CASES = [
     {"when": "!is_empty(get(t2, to_string(input.k)))", "from": "get(t2, to_string(input.k))"},
     {"when": "!is_empty(input.a)", "from": "input.a"},
     {"when": "!is_empty(input.a)", "from": "input.b"},  # not the folded shape: tests a, gives b
+    {"when": "input.b", "value": "fixed"},  # a literal: given without a call
     {"from": "t[0]"},
 ]
 RULES = engine.compile_text("""\
@@ -113,6 +119,8 @@ STEP = RULES.steps[0]
 def _interpreted(cases: list[dict[str, str]], scope: dict[str, Any]) -> Any:
     for case in cases:
         if "when" not in case or truthy(jmespath.search(case["when"], scope, options=JMESPATH_OPTIONS)):
+            if "value" in case:
+                return case["value"]
             return jmespath.search(case["from"], scope, options=JMESPATH_OPTIONS)
     return None
 
