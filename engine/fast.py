@@ -21,6 +21,8 @@ Fast = Callable[[Mapping[str, Any]], Any]
 
 # Per `type:`, the classes its converter returns unchanged: no call needed for them.
 _ALREADY = {"number": (int, float), "integer": (int,), "string": (str,), "boolean": (bool,)}
+# Values never empty (0 and false are values): the default check needs no call for them.
+_NEVER_BLANK = frozenset({int, float, bool})
 
 
 def build_fast(rule: FieldRule) -> Fast:
@@ -156,7 +158,7 @@ def _general_body(rule: FieldRule) -> Fast:
                     value = values_default
             else:
                 value = lookup(value)[0]
-        if has_default and (value is None or _blank(value)):
+        if has_default and value.__class__ not in _NEVER_BLANK and (value is None or _blank(value)):
             value = default
         if default_fn is not None and (value is None or _blank(value)):
             value = default_fn(scope)

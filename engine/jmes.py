@@ -297,17 +297,25 @@ def _comparator(node: dict[str, Any]) -> Fn:
 
 def _and(node: dict[str, Any]) -> Fn:
     left, right = (_compile(c) for c in node["children"])
+    lpath = simple_path(node["children"][0])
+    one_name = lpath is not None and len(lpath) == 1 and isinstance(lpath[0], str)
     if node["children"][1]["type"] == "literal":
         constant = node["children"][1]["value"]
+        if one_name:
+            name = lpath[0]  # type: ignore[index]
+
+            def name_and_literal(value: Any) -> Any:  # `is_new && true`, a setting folded in
+                matched = value.get(name) if value.__class__ is dict or isinstance(value, dict) else None
+                return matched if matched is False or matched is None or _false(matched) else constant
+            return name_and_literal
 
         def and_literal(value: Any) -> Any:
             matched = left(value)
             return matched if matched is False or matched is None or _false(matched) else constant
         return and_literal
 
-    lpath = simple_path(node["children"][0])
-    if lpath is not None and len(lpath) == 1 and isinstance(lpath[0], str):
-        key = lpath[0]
+    if one_name:
+        key = lpath[0]  # type: ignore[index]
 
         def name_and(value: Any) -> Any:  # `is_new && ...`: a let or a step read inline
             matched = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .functions import PREPARED_FIRST, PREPARED_SECOND, REGISTRY, JmesFunctions
+from .functions import PREPARED_FIRST, PREPARED_SECOND, REGISTRY, JmesFunctions, is_empty
 
 Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
@@ -211,6 +211,24 @@ def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None
                direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     a, b = path
     every = allowed is None
+    if direct is is_empty and allowed is not None and {str, type(None)} <= allowed:
+        def path_is_empty(value: Any) -> Any:  # `is_empty(known.code)`: text and null decided here
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if x is None:
+                return True
+            if x.__class__ is str:
+                return not x or x.isspace()
+            return direct(x) if x.__class__ in allowed else call(name, [x])
+        return path_is_empty
+    if direct is _to_string:
+        def path_to_string(value: Any) -> Any:  # `to_string(customer.Code)`: text and integers here
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if x.__class__ is str:
+                return x
+            return str(x) if x.__class__ is int else _to_string(x)
+        return path_to_string
 
     def call_on_path(value: Any) -> Any:
         first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None

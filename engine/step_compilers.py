@@ -101,9 +101,39 @@ def lets_in_place(steps: list[Step], taken: frozenset[str]) -> list[Step]:
             yield step
             yield from all_steps(getattr(step, "each", None) or ())
     taken = taken | SCOPE_NAMES | {step.id for step in all_steps(steps)}
-    return [dataclasses.replace(step, lets_in_place=True)
-            if isinstance(step, MapStep) and step.lets and not any(name in taken for name, _ in step.lets)
-            else step for step in steps]
+    return _reuse_lets([dataclasses.replace(step, lets_in_place=True)
+                        if isinstance(step, MapStep) and step.lets and not any(name in taken for name, _ in step.lets)
+                        else step for step in steps])
+
+
+# What no step rebinds once a run has begun: a let reading only these has the same value all run.
+_FIXED_ROOTS = frozenset({"input", "raw", "settings", "user", "tenant", "now"})
+
+
+def _reuse_lets(steps: list[Step]) -> list[Step]:
+    """Drop a let an earlier step already left in the run's scope: same name, same expression,
+    reading only what never changes during a run (`xml: input.Customers[0]` in two map steps).
+
+    The earlier step must always run (no `when`): a top-level step that stops the run stops the
+    later one too. A let written in place under a condition, or by a step with steps of its own,
+    may change what the name holds, so it is forgotten."""
+    written: dict[str, str] = {}  # name -> source of the value it holds from here on
+    out: list[Step] = []
+    for step in steps:
+        if getattr(step, "each", None):
+            written.clear()
+        if not (isinstance(step, MapStep) and step.lets_in_place):
+            out.append(step)
+            continue
+        kept = tuple((name, expr) for name, expr in step.lets
+                     if not (written.get(name) == expr.source and expr.refs <= _FIXED_ROOTS))
+        for name, expr in step.lets:
+            if step.when is None and expr.refs <= _FIXED_ROOTS and "@" not in expr.refs:
+                written[name] = expr.source
+            else:
+                written.pop(name, None)
+        out.append(step if kept == step.lets else dataclasses.replace(step, lets=kept))
+    return out
 
 
 def _live(lets: list[tuple[str, Expr]], used: set[str]) -> list[tuple[str, Expr]]:

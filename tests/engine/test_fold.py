@@ -299,3 +299,39 @@ def test_lets_are_written_in_place_only_where_nothing_can_see_them(case: str) ->
         return {"input": record, "settings": resolved.values, "tenant": "default", "now": "x", "raw": None, "user": None}
     assert _run_steps(specialised, scope(), resolved) == _run_steps(plan.steps, scope(), resolved)
     assert plan.preview(record).outputs == plan.preview(record, explain=True).outputs
+
+
+REUSED = {  # spec, per map step the lets it still computes once specialised
+    "the same let of an earlier step is not computed again": (
+        _steps_spec("let: {x: input.a}\nfields: {a: x}", "let: {x: input.a}\nfields: {b: x}"),
+        {"m1": ["x"], "m2": []}),
+    "rebound in between: computed again": (
+        _steps_spec("let: {x: input.a}\nfields: {a: x}", "let: {x: input.b}\nfields: {b: x}",
+                    "let: {x: input.a}\nfields: {c: x}"),
+        {"m1": ["x"], "m2": ["x"], "m3": ["x"]}),
+    "the earlier step may not run: computed again": (
+        _steps_spec("when: input.flag\nlet: {x: input.a}\nfields: {a: x}", "let: {x: input.a}\nfields: {b: x}"),
+        {"m1": ["x"], "m2": ["x"]}),
+    "rebound by a step that may not run: computed again": (
+        _steps_spec("let: {x: input.a}\nfields: {a: x}", "when: input.flag\nlet: {x: input.b}\nfields: {b: x}",
+                    "let: {x: input.a}\nfields: {c: x}"),
+        {"m1": ["x"], "m2": ["x"], "m3": ["x"]}),
+    "a let reading another let: computed again": (
+        _steps_spec("let: {x: input.a, y: x}\nfields: {a: y}", "let: {x: input.b, y: x}\nfields: {b: y}"),
+        {"m1": ["x", "y"], "m2": ["x", "y"]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REUSED))
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_let_an_earlier_step_left_in_the_scope_is_reused_only_when_it_must_hold_the_same(case: str, flag: bool) -> None:
+    text, expected = REUSED[case]
+    plan = engine.compile_text(text, "reuse.yaml")
+    resolved = resolve(plan.settings, {})
+    specialised = plan.specialise(resolved)
+    assert {s.id: [name for name, _ in s.lets] for s in specialised if isinstance(s, MapStep)} == expected
+    record = {"a": "A", "b": "B", "flag": flag}
+
+    def scope() -> dict[str, Any]:
+        return {"input": record, "settings": resolved.values, "tenant": "default", "now": "x", "raw": None, "user": None}
+    assert _run_steps(specialised, scope(), resolved) == _run_steps(plan.steps, scope(), resolved)

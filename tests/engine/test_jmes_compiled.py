@@ -90,7 +90,7 @@ def test_unsupported_nodes_fall_back() -> None:
 
 
 # The values each fast path must tell apart: empty, blank, false, zero and the rest.
-EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 1.5, [], {}, "x", "A", ["x"], {"b": "x"},
+EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 7, 1.5, [], {}, "x", "A", ["x"], {"b": "x"},
                          [{"b": "y"}, "x", {"b": "x", "c": ""}, {"b": "x"}]]
 EDGES = st.sampled_from(EDGE_VALUES)
 FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
@@ -115,7 +115,11 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               # a one-argument call on `a.b || literal`
               "upper(a.b || '')", "upper(a.b || `1`)", "to_string(a.b || `[]`)", "is_empty(a.c || ' ')",
               # the first element matching, in a list read inline
-              "a.b[?b == 'x'] | [0]", "a.b[?c == ''] | [0]", "b[?b == 'x'] | [0]"]
+              "a.b[?b == 'x'] | [0]", "a.b[?c == ''] | [0]", "b[?b == 'x'] | [0]",
+              # is_empty and to_string of a.b decided inline
+              "is_empty(a.b)", "to_string(a.b)", "get(`{\"1\": \"x\", \"x\": 2, \"null\": 3}`, to_string(a.b))",
+              # a name and a literal (a setting folded in) in one closure
+              "a && `true`", "(a && `true`) && !is_empty(b)", "a.b && `true`"]
 
 
 @pytest.mark.parametrize("expression", FAST_CALLS)
