@@ -49,22 +49,19 @@ class MapStep(Step):
     lets_in_place: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_build", object_builder(self.rules))
-        object.__setattr__(self, "_lets", tuple((name, expr.evaluate) for name, expr in self.lets))
+        lets = tuple((name, expr.evaluate) for name, expr in self.lets)
+        object.__setattr__(self, "_build", object_builder(self.rules, lets, self.lets_in_place))
 
     def run(self, run: Run) -> Any:
-        scope = run.scope
-        if self.lets:
-            if not self.lets_in_place:
-                scope = dict(scope)
-            for name, evaluate in self._lets:  # type: ignore[attr-defined]
-                scope[name] = evaluate(scope)
-        if run.trace is not None:
-            start = len(run.trace)
-            built = explain_object(self.rules, scope, run.trace)
-            run.trace[start:] = [{"step": self.id, **entry} for entry in run.trace[start:]]
-            return built
-        return self._build(scope)  # type: ignore[attr-defined]
+        if run.trace is None:
+            return self._build(run.scope)  # type: ignore[attr-defined]
+        scope = dict(run.scope) if self.lets and not self.lets_in_place else run.scope
+        for name, expr in self.lets:
+            scope[name] = expr.evaluate(scope)
+        start = len(run.trace)
+        built = explain_object(self.rules, scope, run.trace)
+        run.trace[start:] = [{"step": self.id, **entry} for entry in run.trace[start:]]
+        return built
 
 
 @dataclass(frozen=True)
