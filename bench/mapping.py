@@ -117,9 +117,10 @@ def _required(value: Any, name: str) -> Any:
     return value
 
 
-def accountview_by_hand(c: dict[str, Any], x: dict[str, Any], new_code: int, settings: dict[str, Any],
+def accountview_by_hand(c: dict[str, Any], message: dict[str, Any], new_code: int, settings: dict[str, Any],
                         user: str) -> dict[str, Any]:
-    """`c` is the stored customer, `x` the customer element of App4Sales' XML message."""
+    """`c` is the stored customer, `message` App4Sales' XML message (as the plan gets them)."""
+    x = message["NewCustomers"]["Customer"][0]
     code = _first(x.get("customerCode"), c.get("CustomerCode"))
     is_new = code is None
     visit, delivery = _address(c, "VIS"), _address(c, "DEL")
@@ -245,9 +246,9 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
     pairs = tuple((k, f, k in omitted_when_none) for k, f in fields)
 
     def build(scope: dict[str, Any]) -> dict[str, Any]:
-        c, x = scope["customer"], scope["xml"]
+        c, x = scope["customer"], scope["input"]["NewCustomers"]["Customer"][0]
         code = _first(x.get("customerCode"), c.get("CustomerCode"))
-        s = {**scope, "code": code, "is_new": code is None,
+        s = {**scope, "xml": x, "code": code, "is_new": code is None,
              "main": _address(c, "DEL") if swap else _address(c, "VIS")}
         out: dict[str, Any] = {}
         for key, field, omit in pairs:
@@ -314,7 +315,6 @@ def bench_accountview(n: int) -> dict[str, Any]:
     values = resolve(plan.settings, settings).values
     records = customers(n, seed=2)
     messages = [app4sales_xml(i, seed=2) for i in range(n)]  # what identifies each customer, with overrides
-    elements = [m["NewCustomers"]["Customer"][0] for m in messages]
     step = _stepper(plan, ["known", "ar1"], settings)
 
     def compiled() -> list[Any]:
@@ -323,13 +323,13 @@ def bench_accountview(n: int) -> dict[str, Any]:
                 for i, (c, m) in enumerate(zip(records, messages, strict=True))]
 
     def by_hand() -> list[Any]:
-        return [accountview_by_hand(c, x, 500000 + i, values, "jdoe")
-                for i, (c, x) in enumerate(zip(records, elements, strict=True))]
+        return [accountview_by_hand(c, m, 500000 + i, values, "jdoe")
+                for i, (c, m) in enumerate(zip(records, messages, strict=True))]
     closure = accountview_closures(values, "jdoe")
 
     def closures() -> list[Any]:
-        return [closure({"customer": c, "xml": x, "new_code": 500000 + i, "user": "jdoe"})
-                for i, (c, x) in enumerate(zip(records, elements, strict=True))]
+        return [closure({"customer": c, "input": m, "new_code": 500000 + i, "user": "jdoe"})
+                for i, (c, m) in enumerate(zip(records, messages, strict=True))]
     assert compiled() == by_hand() == closures(), "compiled plan, hand-written and closure mappings disagree"
     compiled_s, by_hand_s, closures_s = _interleaved(compiled, by_hand, closures)
     return {**_result("AccountView mapping", n, compiled_s, by_hand_s),
