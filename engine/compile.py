@@ -13,6 +13,7 @@ import jmespath
 
 from transports.base import HttpResponse
 
+from .builder import object_builder
 from .connections import ConnectionDecl, compile_connection
 from .errors import Location, SettingsError, SpecError, SpecErrors
 from .expressions import (
@@ -25,7 +26,7 @@ from .expressions import (
     template_names,
 )
 from .fast import build_fast
-from .fields import MISSING, FieldRule, RecordRef, object_builder, template_source
+from .fields import MISSING, FieldRule, RecordRef, template_source
 from .load import LoadedSpec, PathPart
 from .plan import InputSpec, Plan
 from .settings import SETTING_TYPES, SettingDecl, convert

@@ -113,6 +113,7 @@ def _plain_text_body(rule: FieldRule, text_field: Fast) -> Fast:
                     value = value[:n] if cut else fit(value, scope)
                 return value if value and not value.isspace() else OMIT
             return OMIT if value is None else text_field(scope)
+        text_or_nothing.plain = (a, b, n, OMIT)  # type: ignore[attr-defined]  # builder.py: runs of these
         return text_or_nothing
     default = rule.default
     if not rule.omit_empty and default.__class__ is str and len(default) <= n:
@@ -126,6 +127,7 @@ def _plain_text_body(rule: FieldRule, text_field: Fast) -> Fast:
                     return value[:n] if cut else fit(value, scope)
                 return value
             return default if value is None else text_field(scope)
+        text_or_default.plain = (a, b, n, default)  # type: ignore[attr-defined]
         return text_or_default
     return text_field
 

@@ -242,38 +242,6 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def object_builder(rules: tuple[FieldRule, ...], lets: tuple[tuple[str, Source], ...] = (),
-                   lets_in_place: bool = False) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """Build an object from rules, in rule order, leaving out omitted fields; `lets` are computed
-    first, into a copy of the scope or, where the compiler allows it, into the scope itself.
-    One closure for a map step's whole work: per record, a call and its lookups saved per step."""
-    pairs = tuple((r.name.rsplit(".", 1)[-1], r.fast) for r in rules if r.fast is not never)
-    if lets:
-        copy = not lets_in_place
-
-        def build_with_lets(scope: Mapping[str, Any]) -> dict[str, Any]:
-            if copy:
-                scope = dict(scope)
-            for name, evaluate in lets:
-                scope[name] = evaluate(scope)  # type: ignore[index]
-            out: dict[str, Any] = {}
-            for key, fn in pairs:
-                value = fn(scope)
-                if value is not OMIT:
-                    out[key] = value
-            return out
-        return build_with_lets
-
-    def build(scope: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, fn in pairs:
-            value = fn(scope)
-            if value is not OMIT:
-                out[key] = value
-        return out
-    return build
-
-
 def explain_object(rules: tuple[FieldRule, ...], scope: Mapping[str, Any],
                    trace: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}

@@ -14,9 +14,10 @@ from jmespath.exceptions import JMESPathError
 
 from transports.base import FileUpload, HttpRequest, HttpResponse
 
+from .builder import object_builder
 from .errors import FlowError, InputError, TransportError, UncertainOutcome
 from .expressions import EvaluationError, Expr, Template, truthy
-from .fields import FieldRule, explain_object, object_builder
+from .fields import FieldRule, explain_object
 from .functions import _text, is_empty
 from .inputs import parse_csv, parse_json, parse_xml
 from .runtime import Run, Write
