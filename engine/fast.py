@@ -19,6 +19,9 @@ from .fields import MISSING, OMIT, FieldRule, _blank, never
 
 Fast = Callable[[Mapping[str, Any]], Any]
 
+# In a field's `plain` shape (builder.py): null or blank text is for the field itself to decide.
+DECIDE = object()
+
 # Per `type:`, the classes its converter returns unchanged: no call needed for them.
 _ALREADY = {"number": (int, float), "integer": (int,), "string": (str,), "boolean": (bool,)}
 # Values never empty (0 and false are values): the default check needs no call for them.
@@ -94,6 +97,8 @@ def _text_body(rule: FieldRule) -> Fast:
             if omit_empty:
                 return OMIT
         return value
+    if inline:  # builder.py: text that fits is itself, whatever the other stages; the rest is ours
+        text_field.plain = (a, b, n, DECIDE)  # type: ignore[attr-defined]
     return text_field
 
 

@@ -14,7 +14,7 @@ from engine.builder import _entries
 from engine.errors import InputError
 from engine.fields import explain_object
 
-# Runs of plain text fields over `c` and `v` (cut, refused, defaulted, left out when empty),
+# Runs of plain text fields over `c` and `v` (cut, refused, defaulted, left out when empty, required),
 # broken by fields of other shapes, so runs start and end everywhere.
 SPEC = """\
 version: 1
@@ -39,6 +39,10 @@ steps:
       cond: {from: c.B, default: "", max_length: 3, when: input.flag}
       e1: {from: v.A, default: "", max_length: 3}
       e2: {from: v.D, default: "", max_length: 3}
+      f1: {from: c.A, required: true, max_length: 3}
+      f2: {from: c.B, default: "d", omit_empty: true, max_length: 3, too_long: error}
+      f3: {from: c.C, default: "dflt", max_length: 3}
+      f4: {from: c.D, required: true, omit_empty: true, max_length: 3}
 """
 PLAN = engine.compile_text(SPEC, "builder.yaml")
 STEP = PLAN.steps[0]
@@ -51,8 +55,9 @@ OBJECTS = st.one_of(st.fixed_dictionaries({}, optional={k: VALUES for k in "ABCD
 
 def test_the_runs_are_found() -> None:
     keys = [key for key, _ in _entries(STEP.rules)]  # type: ignore[attr-defined]
-    # a1-a4 (c), b1-b2 (v), other, c1-c2 (c), lone, d1-d2 (c), cond (guarded), e1-e2 (v)
-    assert keys == [None, None, "other", None, "lone", None, "cond", None]
+    # a1-a4 (c), b1-b2 (v), other, c1-c2 (c), lone, d1-d2 (c), cond (guarded), e1-e2 (v), f1-f4 (c:
+    # required, or a default too long to be given as it is: the field decides empty values)
+    assert keys == [None, None, "other", None, "lone", None, "cond", None, None]
 
 
 def _outcome(fn: Any) -> tuple[str, Any]:
