@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .functions import PREPARED_FIRST, PREPARED_SECOND, REGISTRY, JmesFunctions, is_empty
+from .functions import PREPARED_FIRST, PREPARED_SECOND, REGISTRY, JmesFunctions, is_empty, lower, trim, upper
 
 Fn = Callable[[Any], Any]
 _FUNCTIONS = JmesFunctions()
@@ -96,6 +96,8 @@ def _to_string(arg: Any) -> Any:
 
 # Exact equivalents of jmespath built-ins, for the common argument types (a property test checks).
 _BUILTIN_FAST: dict[str, Callable[..., Any]] = {"to_string": _to_string}
+# Our text functions whose whole work on text is one str method: called directly, no frame of ours.
+_ON_TEXT: dict[Callable[..., Any], Callable[[str], str]] = {upper: str.upper, lower: str.lower, trim: str.strip}
 
 
 def _merge4(args: tuple[Fn, ...], call: Callable[[str, list[Any]], Any]) -> Fn:
@@ -121,6 +123,14 @@ def _caller(name: str, args: tuple[Fn, ...], allowed: tuple[frozenset[type] | No
         (a0,), (t0,) = args, allowed
         if t0 is None:
             return lambda value: direct(a0(value))
+        on_text = _ON_TEXT.get(direct)
+        if on_text is not None and str in t0:
+            def text_method(value: Any) -> Any:  # `upper(left(x, `4`))`
+                x = a0(value)
+                if x.__class__ is str:
+                    return on_text(x)
+                return direct(x) if x.__class__ in t0 else call(name, [x])
+            return text_method
 
         def one(value: Any) -> Any:
             x = a0(value)
@@ -221,6 +231,15 @@ def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None
                 return not x or x.isspace()
             return direct(x) if x.__class__ in allowed else call(name, [x])
         return path_is_empty
+    on_text = _ON_TEXT.get(direct)
+    if on_text is not None and allowed is not None and str in allowed:
+        def text_method_on_path(value: Any) -> Any:  # `upper(customer.Code)`
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if x.__class__ is str:
+                return on_text(x)
+            return direct(x) if x.__class__ in allowed else call(name, [x])
+        return text_method_on_path
     if direct is _to_string:
         def path_to_string(value: Any) -> Any:  # `to_string(customer.Code)`: text and integers here
             first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
@@ -241,6 +260,19 @@ def _path_or_call(name: str, path_or: tuple[str, str, Any], allowed: frozenset[t
                   direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     a, b, otherwise = path_or
     every = allowed is None
+    on_text = _ON_TEXT.get(direct)
+    if on_text is not None and allowed is not None and str in allowed:
+        def text_method_on_path_or(value: Any) -> Any:  # `upper(customer.LanguageCode || '')`
+            first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
+            x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
+            if x.__class__ is str and x:
+                return on_text(x)
+            if x is None or x is False or (x is not True and jmes_false(x)):
+                x = otherwise  # jmespath's ||: false, null, "", [] and {} give way
+            if x.__class__ is str:
+                return on_text(x)
+            return direct(x) if x.__class__ in allowed else call(name, [x])
+        return text_method_on_path_or
 
     def call_on_path_or(value: Any) -> Any:
         first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
@@ -261,6 +293,13 @@ def jmes_false(value: Any) -> bool:
 def _name_call(name: str, key: str, allowed: frozenset[type] | None,
                direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     every = allowed is None
+    if direct is _to_string:
+        def name_to_string(value: Any) -> Any:  # `to_string(new_code)`: text and integers here
+            x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
+            if x.__class__ is str:
+                return x
+            return str(x) if x.__class__ is int else _to_string(x)
+        return name_to_string
 
     def call_on_name(value: Any) -> Any:
         x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None

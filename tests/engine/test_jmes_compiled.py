@@ -119,7 +119,10 @@ FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(
               # is_empty and to_string of a.b decided inline
               "is_empty(a.b)", "to_string(a.b)", "get(`{\"1\": \"x\", \"x\": 2, \"null\": 3}`, to_string(a.b))",
               # a name and a literal (a setting folded in) in one closure
-              "a && `true`", "(a && `true`) && !is_empty(b)", "a.b && `true`"]
+              "a && `true`", "(a && `true`) && !is_empty(b)", "a.b && `true`",
+              # a text function that is one str method, called directly
+              "lower(a.b || 'X')", "trim(a.b || `null`)", "upper(a.b || `1`)", "trim(a.c)", "lower(a)",
+              "upper(left(a.b, `2`))", "trim(left(a, `3`))"]
 
 
 @pytest.mark.parametrize("expression", FAST_CALLS)
