@@ -260,6 +260,8 @@ def accountview_closures(settings: dict[str, Any], user: str) -> Callable[[dict[
 
 
 def _stepper(plan: engine.Plan, ids: list[str], settings: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The specialised plan's steps `ids`, in order, as Plan.run runs them. `ids` must keep every
+    map step before the last one: a later step may reuse a let an earlier one left in the scope."""
     resolved = resolve(plan.settings, settings)
     steps = [s for s in plan.specialise(resolved) if s.id in ids]  # as a run does
     services = Services()

@@ -1,12 +1,13 @@
-"""An object built from compiled field closures: what a map step (or a nested `fields:`) does per record.
+"""An object built from compiled field closures: what a map step (or a nested `fields:`) does.
 
 The loop calls each field's closure (`FieldRule.fast`) and leaves out the omitted ones. One shape
 gets more: a run of consecutive plain text fields reading the same object (`customer.Phone`,
 `customer.Fax`, ... or the visit address's parts) is written by one closure that reads the object
-once and decides the usual values (text that fits, null, blank) inline; the rest (a value too
-long, not text, an empty one a required field refuses, an object that is not one) goes to the field's own closure, so the result and
-every error are the field's. It saves a call and a scope lookup per field, which is a third of
-what such a field costs. tests/engine/test_builder.py compares it with the rules' explain path.
+once and decides the usual values (text that fits, null, blank) inline. The rest (a value too
+long, not plain text, an empty one a required field refuses, an object that is not one) goes to
+the field's own closure, so the result and every error are the field's. It saves a call and a
+scope lookup per field, a third of what such a field costs. tests/engine/test_builder.py
+compares it with the rules' explain path.
 """
 
 from __future__ import annotations

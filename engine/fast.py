@@ -69,9 +69,10 @@ def _text_body(rule: FieldRule) -> Fast:
     require, fit = rule._require, rule._fit
 
     def not_text(value: Any, scope: Mapping[str, Any]) -> Any:
-        """The stages after max_length for a value that is not text (an object or list is refused)."""
-        if isinstance(value, dict | list):
-            fit(value, scope)  # raises: not text
+        """max_length and the stages after it for a value that is not plain text: a subclass of
+        str is cut or refused like text, an object or list is refused."""
+        if isinstance(value, str | dict | list):
+            value = fit(value, scope)  # raises for an object or list
         if required:
             require(value, scope)
         return OMIT if omit_empty and _blank(value) else value
@@ -173,7 +174,7 @@ def _general_body(rule: FieldRule) -> Fast:
             value = convert(value, scope)
         if n is not None:
             cls = value.__class__
-            if (cls is str and len(value) > n) or isinstance(value, dict | list):
+            if (len(value) > n) if cls is str else isinstance(value, str | dict | list):
                 value = fit(value, scope)  # cut, or refuse: only for the values that need it
         if required:
             require(value, scope)

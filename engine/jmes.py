@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .functions import REGISTRY, is_empty
-from .jmes_calls import Shape, compile_call
+from .jmes_calls import Shape, allowed_classes, call_function, compile_call
 from .jmes_calls import jmes_false as _false
 
 Fn = Callable[[Any], Any]
@@ -386,7 +386,9 @@ def _not(node: dict[str, Any]) -> Fn:
 
 
 def _not_empty(node: dict[str, Any]) -> Fn:
-    """`!is_empty(x)`, the commonest condition in specs, in one closure: text decided inline."""
+    """`!is_empty(x)`, the commonest condition in specs, in one closure: text decided inline. A
+    value of a class jmespath does not allow (a subclass of str) gets its type error, as ever."""
+    allowed, call = allowed_classes("is_empty"), call_function
     shape = _arg_shape(node)
     if shape.path2 is not None:
         a, b = shape.path2
@@ -396,7 +398,7 @@ def _not_empty(node: dict[str, Any]) -> Fn:
             x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
             if x.__class__ is str:
                 return bool(x) and not x.isspace()
-            return not is_empty(x)
+            return not (is_empty(x) if allowed is None or x.__class__ in allowed else call("is_empty", [x]))
         return path_not_empty
     if shape.name is not None:
         key = shape.name
@@ -405,7 +407,7 @@ def _not_empty(node: dict[str, Any]) -> Fn:
             x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
             if x.__class__ is str:
                 return bool(x) and not x.isspace()
-            return not is_empty(x)
+            return not (is_empty(x) if allowed is None or x.__class__ in allowed else call("is_empty", [x]))
         return name_not_empty
     arg = _compile(node)
 
@@ -413,7 +415,7 @@ def _not_empty(node: dict[str, Any]) -> Fn:
         x = arg(value)
         if x.__class__ is str:
             return bool(x) and not x.isspace()
-        return not is_empty(x)
+        return not (is_empty(x) if allowed is None or x.__class__ in allowed else call("is_empty", [x]))
     return not_empty
 
 

@@ -30,6 +30,16 @@ class Shape(NamedTuple):
     path2_or: tuple[str, str, Any] | None = None  # `a.b || literal` (`upper(x.Code || '')`): names, literal
 
 
+call_function = _FUNCTIONS.call_function  # jmespath's own checks, errors and messages
+
+
+def allowed_classes(name: str) -> frozenset[type] | None:
+    """The exact classes jmespath lets function `name` take as its first argument (None: any)."""
+    spec = _FUNCTIONS.FUNCTION_TABLE[name]
+    checks = _fast_check(spec["signature"])
+    return checks[0] if checks else None
+
+
 def compile_call(name: str, args: tuple[Fn, ...], shapes: tuple[Shape, ...] = ()) -> Fn:
     """A closure calling function `name` on the values of the compiled argument closures.
 

@@ -100,35 +100,31 @@ def lets_in_place(steps: list[Step], taken: frozenset[str]) -> list[Step]:
         for step in steps:
             yield step
             yield from all_steps(getattr(step, "each", None) or ())
+    fixed = taken  # the base roots: set before the first step, never rebound during a run
     taken = taken | SCOPE_NAMES | {step.id for step in all_steps(steps)}
     return _reuse_lets([dataclasses.replace(step, lets_in_place=True)
                         if isinstance(step, MapStep) and step.lets and not any(name in taken for name, _ in step.lets)
-                        else step for step in steps])
+                        else step for step in steps], fixed)
 
 
-# What no step rebinds once a run has begun: a let reading only these has the same value all run.
-_FIXED_ROOTS = frozenset({"input", "raw", "settings", "user", "tenant", "now"})
-
-
-def _reuse_lets(steps: list[Step]) -> list[Step]:
+def _reuse_lets(steps: list[Step], fixed: frozenset[str]) -> list[Step]:
     """Drop a let an earlier step already left in the run's scope: same name, same expression,
-    reading only what never changes during a run (`xml: input.Customers[0]` in two map steps).
+    one that gives the same value all run (`xml: input.Customers[0]` in two map steps).
 
-    The earlier step must always run (no `when`): a top-level step that stops the run stops the
-    later one too. A let written in place under a condition, or by a step with steps of its own,
-    may change what the name holds, so it is forgotten."""
+    Such an expression reads only `fixed` names and calls no function (`safe`): `now()` reads
+    none but differs per call. The earlier step must always run (no `when`); a top-level step
+    that stops the run stops the later one too. A let written in place under a condition may
+    change what the name holds, so it is forgotten. (A fetch's nested steps run on a copy of
+    the scope: they cannot change it.)"""
     written: dict[str, str] = {}  # name -> source of the value it holds from here on
     out: list[Step] = []
     for step in steps:
-        if getattr(step, "each", None):
-            written.clear()
         if not (isinstance(step, MapStep) and step.lets_in_place):
             out.append(step)
             continue
-        kept = tuple((name, expr) for name, expr in step.lets
-                     if not (written.get(name) == expr.source and expr.refs <= _FIXED_ROOTS))
+        kept = tuple((name, expr) for name, expr in step.lets if written.get(name) != expr.source)
         for name, expr in step.lets:
-            if step.when is None and expr.refs <= _FIXED_ROOTS and "@" not in expr.refs:
+            if step.when is None and expr.safe and expr.refs <= fixed:
                 written[name] = expr.source
             else:
                 written.pop(name, None)

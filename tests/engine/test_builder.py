@@ -47,7 +47,12 @@ steps:
 PLAN = engine.compile_text(SPEC, "builder.yaml")
 STEP = PLAN.steps[0]
 
-TEXTS = st.sampled_from(["", " ", "   ", "     ", "x", "abc", "abcd", " abcdef ", "\u00a0", "  x  "])
+class Text(str):
+    pass
+
+
+TEXTS = st.sampled_from(["", " ", "   ", "     ", "x", "abc", "abcd", " abcdef ", "\u00a0", "  x  ",
+                         Text("abcdef"), Text(" "), Text("ab")])
 LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), TEXTS)
 VALUES = st.one_of(LEAVES, st.lists(LEAVES, max_size=2), st.dictionaries(st.sampled_from("AB"), LEAVES, max_size=2))
 OBJECTS = st.one_of(st.fixed_dictionaries({}, optional={k: VALUES for k in "ABCD"}), VALUES)

@@ -316,6 +316,9 @@ REUSED = {  # spec, per map step the lets it still computes once specialised
         _steps_spec("let: {x: input.a}\nfields: {a: x}", "when: input.flag\nlet: {x: input.b}\nfields: {b: x}",
                     "let: {x: input.a}\nfields: {c: x}"),
         {"m1": ["x"], "m2": ["x"], "m3": ["x"]}),
+    "a let calling a function (now() differs per call): computed again": (
+        _steps_spec("let: {x: now()}\nfields: {a: x}", "let: {x: now()}\nfields: {b: x}"),
+        {"m1": ["x"], "m2": ["x"]}),
     "a let reading another let: computed again": (
         _steps_spec("let: {x: input.a, y: x}\nfields: {a: y}", "let: {x: input.b, y: x}\nfields: {b: y}"),
         {"m1": ["x", "y"], "m2": ["x", "y"]}),

@@ -89,9 +89,13 @@ def test_unsupported_nodes_fall_back() -> None:
     assert compile_tree(jmespath.compile("a[1:2]").parsed) is None
 
 
-# The values each fast path must tell apart: empty, blank, false, zero and the rest.
+class Text(str):
+    """A str subclass: jmespath checks argument types by class name, so it refuses this one."""
+
+
+# The values each fast path must tell apart: empty, blank, false, zero, a subclass and the rest.
 EDGE_VALUES: list[Any] = ["", " ", None, False, True, 0, 7, 1.5, [], {}, "x", "A", ["x"], {"b": "x"},
-                         [{"b": "y"}, "x", {"b": "x", "c": ""}, {"b": "x"}]]
+                         [{"b": "y"}, "x", {"b": "x", "c": ""}, {"b": "x"}], Text("x"), Text("")]
 EDGES = st.sampled_from(EDGE_VALUES)
 FAST_CALLS = ["to_string(@)", "to_string(a)", "upper(@)", "left(@, `2`)", "left(a, b)", "in_list(a, b)",
               "choose(a, b, c)", "get(a, to_string(b))", "!is_empty(get(a, to_string(b)))", "a && b || c",
