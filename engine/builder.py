@@ -33,6 +33,7 @@ def object_builder(rules: tuple[FieldRule, ...], lets: tuple[tuple[str, Source],
     One closure for a map step's whole work: per record, a call and its lookups saved per step."""
     entries = _entries(rules)
     copy = not lets_in_place
+    # Two loops on purpose: without runs, the per-field test for one is left out of the hottest loop.
     if not any(key is None for key, _ in entries):
         pairs: tuple[tuple[str, Source], ...] = entries  # type: ignore[assignment]
 
