@@ -29,8 +29,14 @@ from transports.base import (
 )
 from transports.logs import log
 
-# (url, body, body_format) -> the token endpoint's JSON object. Raises AuthError when refused.
-TokenFetcher = Callable[[str, Mapping[str, str], str], Mapping[str, Any]]
+
+class TokenFetcher(Protocol):
+    """(url, body, body_format) -> the token endpoint's JSON object. Raises AuthError when refused.
+    `rotating`: the request replaces a credential (a rotating refresh token): its answer carries
+    the only copy of the new one, so the transport waits for it longer than for an API call."""
+
+    def __call__(self, url: str, body: Mapping[str, str], body_format: str, *,
+                 rotating: bool = False) -> Mapping[str, Any]: ...
 
 # Access tokens from a refresh grant usually say how long they live; renew this much earlier.
 OAUTH_RENEW_BEFORE = 60.0
@@ -226,7 +232,7 @@ class RefreshAuth(_TokenAuth):
             "client_id": self._config.client_id,
             "client_secret": self._config.client_secret,
         }
-        data = self._fetch_json(self._config.token_url, body, "form")
+        data = self._fetch_json(self._config.token_url, body, "form", rotating=True)
         new_refresh = data.get("refresh_token")
         if isinstance(new_refresh, str) and new_refresh:
             self._seen.append(new_refresh)

@@ -39,6 +39,9 @@ from transports.logs import log
 RETRY_AFTER_CAP_FACTOR = 6.0
 # Connecting should fail fast even when reads are allowed to be slow.
 CONNECT_TIMEOUT_MAX = 10.0
+# How long the answer to a rotating refresh grant is waited for, however short the connection's
+# timeout: the server has replaced the refresh token by then, and the answer holds the new one.
+ROTATING_TOKEN_TIMEOUT = 60.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BODY_EXCERPT = 300
 _URL_CACHE_SIZE = 256
@@ -125,6 +128,11 @@ class HttpClientTransport:
         # Each path joined to the base URL, with whether a query can simply be appended to it.
         self._bases: dict[str, tuple[httpx.URL, bool]] = {}
         self._extensions = {"timeout": timeout.as_dict()}
+        # A rotating refresh grant: the server replaces the refresh token before it answers, so
+        # an answer given up on is a connector locked out. Connecting is not waited for longer
+        # (nothing was sent yet); the answer is, up to ROTATING_TOKEN_TIMEOUT.
+        self._rotating_timeout = httpx.Timeout(max(config.timeout, ROTATING_TOKEN_TIMEOUT),
+                                               connect=min(config.timeout, CONNECT_TIMEOUT_MAX))
         self._static_secrets = tuple(config.secrets) + static_secrets(config.auth)
         logs.register(self)
 
@@ -332,8 +340,11 @@ class HttpClientTransport:
 
     # --- the token endpoint (called by authenticators) -----------------------------------------
 
-    def _fetch_token(self, url: str, body: Mapping[str, str], body_format: str) -> Mapping[str, Any]:
+    def _fetch_token(self, url: str, body: Mapping[str, str], body_format: str, *,
+                     rotating: bool = False) -> Mapping[str, Any]:
         payload: dict[str, Any] = {"json": dict(body)} if body_format == "json" else {"data": dict(body)}
+        if rotating:
+            payload["timeout"] = self._rotating_timeout
         built = self._client.build_request("POST", url, headers={"Accept": "application/json"}, **payload)
         where = self._where(built.url)
         try:

@@ -172,6 +172,17 @@ def test_an_unreachable_erp_gives_an_error_that_says_so(harness: Harness, flow: 
     assert any(w in message for w in ("could not connect", "could not be reached", "Connection refused")), message
 
 
+@pytest.mark.parametrize("flow", ["accountview"])
+def test_a_slow_token_answer_does_not_lock_the_connector_out(harness: Harness, flow: str) -> None:
+    """AccountView replaces the refresh token before it answers. An answer slower than the
+    client's timeout (HANG > CLIENT_TIMEOUT) is waited for, so the new token is kept: giving up
+    on it, as on any other slow read, would leave only the revoked one (see LOST_TOKEN)."""
+    harness.sim.faults.append(Fault("delay", HANG, target="token"))
+    name, events = send_with_faults(harness, [])
+    assert harness.sim.faults.fired
+    assert events == ["ok"] and harness.written_back(name), events
+
+
 LOST_TOKEN = ("LIMITATION (AccountView's rotating refresh token, not an engine defect as such): when the token "
               "endpoint rotates the refresh token and the answer is lost (drop after the work), the store keeps "
               "the old, now revoked, refresh token; every later run and every replay fails with invalid_grant, "

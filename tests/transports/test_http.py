@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
@@ -427,6 +429,40 @@ def test_concurrent_401s_refresh_once() -> None:
     assert results == [200] * 8
     assert api.refreshes == 2
     assert store.tokens["tenant-a:crm"] == "rt-3"
+
+
+class SlowTokenAnswers(RefreshApi):
+    """The refresh token is replaced at once, the answer carrying the new one comes late."""
+
+    def __init__(self, first_refresh: str, late: float) -> None:
+        super().__init__(first_refresh)
+        self.late = late
+
+    def __call__(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        answer = super().__call__(method, path, headers, body)
+        if path == "/oauth/token":
+            time.sleep(self.late)
+        return answer
+
+
+def test_a_rotating_refresh_waits_for_its_late_answer_past_the_connection_timeout() -> None:
+    """Given up on, the answer's new refresh token would be lost and every later run refused."""
+    api, store = SlowTokenAnswers("rt-1", late=0.6), DictTokenStore()
+    with http_server(api) as server:
+        config = dataclasses.replace(refresh_config(server.url), timeout=0.2)
+        with closing(open_http(config, token_store=store)) as http:
+            assert http.send(HttpRequest("GET", "/r")).status == 200
+    assert store.tokens == {"tenant-a:crm": "rt-2"} and api.refreshes == 1
+
+
+def test_other_token_requests_keep_the_connection_timeout() -> None:
+    def slow(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        time.sleep(0.6)
+        return 200, {}, {"access_token": "t", "expires_in": 60}
+    with http_server(slow) as server:
+        config = dataclasses.replace(bearer_config(server.url), timeout=0.2)
+        with closing(open_http(config)) as http, pytest.raises(AuthError, match="did not answer"):
+            http.send(HttpRequest("GET", "/r"))
 
 
 def test_a_refused_refresh_raises_auth_error_and_saves_nothing() -> None:
