@@ -7,8 +7,8 @@ lasts, so a killed worker's lock is gone by the time its task comes back.
 
 Token store per tenant: rotating refresh tokens are kept in the store under "<tenant>/<key>"
 (tenant "default" under the plain key, as `specbridge run` keeps them), and a refresh (read the
-token, ask for a new one, save it) holds a lock in Redis, so two workers never spend the same
-refresh token.
+token, ask for a new one, save it) holds a lock in Redis, renewed while the refresh lasts, so two
+workers never spend the same refresh token.
 
 Rate bucket: a token bucket per tenant and connection, shared by every worker. Each request
 takes a token; when there is none the caller sleeps until its token is due (one round trip, the
@@ -81,15 +81,7 @@ class Shared:
         key, token, ms = f"{self.prefix}:lock:{run_key}", uuid.uuid4().hex, max(1000, int(ttl * 1000))
         if not self.client.set(key, token, nx=True, px=ms):
             raise Busy(run_key)
-        stop = threading.Event()
-
-        def renew() -> None:
-            while not stop.wait(ms / 3000):
-                with contextlib.suppress(Exception):  # a missed renewal only shortens the lock
-                    self._renew(keys=[key], args=[token, ms])
-
-        keeper = threading.Thread(target=renew, name=f"lock-{run_key[:24]}", daemon=True)
-        keeper.start()
+        stop, keeper = self._keep(key, token, ms, f"lock-{run_key[:24]}")
         try:
             yield
         finally:
@@ -98,16 +90,35 @@ class Shared:
             with contextlib.suppress(Exception):
                 self._release(keys=[key], args=[token])
 
+    def _keep(self, key: str, token: str, ms: int, name: str) -> tuple[threading.Event, threading.Thread]:
+        """Renew a lock we hold every third of its life until the event is set: it lasts as long
+        as its holder, and expires soon after a holder that died."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(ms / 3000):
+                with contextlib.suppress(Exception):  # a missed renewal only shortens the lock
+                    self._renew(keys=[key], args=[token, ms])
+
+        keeper = threading.Thread(target=renew, name=name, daemon=True)
+        keeper.start()
+        return stop, keeper
+
     def hold_refresh(self, name: str, wait: float) -> None:
-        """Take the refresh lock of a token (waiting for another worker's refresh to end)."""
+        """Take the refresh lock of a token (waiting for another worker's refresh to end).
+
+        Renewed while held: a rotating refresh may wait for its answer longer than `wait`
+        (transports.http.ROTATING_TOKEN_TIMEOUT), and a lock that lapsed meanwhile would let
+        another worker spend the same refresh token."""
         release_refresh()
-        key, token = f"{self.prefix}:refresh:{name}", uuid.uuid4().hex
+        key, token, ms = f"{self.prefix}:refresh:{name}", uuid.uuid4().hex, max(1000, int(wait * 1000))
         deadline = time.monotonic() + wait
-        while not self.client.set(key, token, nx=True, px=int(wait * 1000)):
+        while not self.client.set(key, token, nx=True, px=ms):
             if time.monotonic() > deadline:  # nothing was sent: the run may be retried as it is
                 raise ConnectError(f"another worker has been refreshing token {name} for {wait:.0f} s")
             time.sleep(0.05)
-        _REFRESH.held = (self, key, token)
+        stop, _ = self._keep(key, token, ms, f"refresh-{name[:24]}")
+        _REFRESH.held = (self, key, token, stop)
 
     # --- dispatch marks ------------------------------------------------------------------------
     def first_time(self, name: str, ttl: int = 7 * 24 * 3600) -> bool:
@@ -148,7 +159,9 @@ class TenantTokens:
     `save_token` or the end of the request that refreshed (`Observed.send`) gives it back.
     """
 
-    def __init__(self, store: Any, tenant: str, shared: Shared | None, wait: float = 60.0) -> None:
+    # How long a worker waits for another's refresh: a rotating one may take a connect and the
+    # 60 s the transport waits for its answer (transports.http), so a little more than both.
+    def __init__(self, store: Any, tenant: str, shared: Shared | None, wait: float = 90.0) -> None:
         self._store, self._tenant, self._shared, self._wait = store, tenant, shared, wait
 
     def _key(self, key: str) -> str:
@@ -173,7 +186,8 @@ def release_refresh() -> None:
     held = getattr(_REFRESH, "held", None)
     _REFRESH.held = None
     if held is not None:
-        shared, key, token = held
+        shared, key, token, stop = held
+        stop.set()
         with contextlib.suppress(Exception):
             shared._release(keys=[key], args=[token])
 

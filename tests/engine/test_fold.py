@@ -7,6 +7,7 @@ for random settings, build exactly what the general steps build from random cust
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from test_jmes_compiled import KEYS, data, expressions  # same folder: the share
 
 import engine
 from engine.expressions import EvaluationError, ExpressionError, Names, compile_expr, truthy
-from engine.functions import JMESPATH_OPTIONS
+from engine.functions import CLOCK, JMESPATH_OPTIONS
 from engine.runtime import Run, Services
 from engine.settings import resolve
 from engine.steps import MapStep
@@ -337,4 +338,9 @@ def test_a_let_an_earlier_step_left_in_the_scope_is_reused_only_when_it_must_hol
 
     def scope() -> dict[str, Any]:
         return {"input": record, "settings": resolved.values, "tenant": "default", "now": "x", "raw": None, "user": None}
-    assert _run_steps(specialised, scope(), resolved) == _run_steps(plan.steps, scope(), resolved)
+    fixed = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # now() must not cross a second between the two runs
+    token = CLOCK.set(lambda: fixed)
+    try:
+        assert _run_steps(specialised, scope(), resolved) == _run_steps(plan.steps, scope(), resolved)
+    finally:
+        CLOCK.reset(token)

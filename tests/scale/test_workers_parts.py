@@ -247,6 +247,28 @@ def test_tokens_are_kept_per_tenant_and_refreshed_one_worker_at_a_time(shared: S
     assert len(set(spent)) == 2 and spent[0] == "acme-r1"
     assert store.tokens["acme/flow:erp"] in ("acme-r1+a+b", "acme-r1+b+a")
 
+    # A refresh that lasts longer than the lock's life (a rotating grant waits up to 60 s for
+    # its answer) keeps it: the lock is renewed while held, so nobody spends the token meanwhile.
+    slow = TenantTokens(store, "acme", shared, wait=0.3)
+    slow.load_token("flow:erp")
+    time.sleep(1.0)
+    refused: list[BaseException] = []
+
+    def contend() -> None:  # another worker: its own thread
+        try:
+            TenantTokens(store, "acme", shared, wait=0.2).load_token("flow:erp")
+        except ConnectError as exc:
+            refused.append(exc)
+        finally:
+            release_refresh()
+    contender = threading.Thread(target=contend)
+    contender.start()
+    contender.join()
+    assert len(refused) == 1 and "another worker has been refreshing" in str(refused[0])
+    slow.save_token("flow:erp", "acme-slow")
+    assert TenantTokens(store, "acme", shared, wait=1).load_token("flow:erp") == "acme-slow"
+    release_refresh()
+
     # A refresh whose request failed before a token was saved gives the lock back too.
     TenantTokens(store, "acme", shared, wait=1).load_token("flow:erp")
     release_refresh()
