@@ -352,7 +352,10 @@ class HttpClientTransport:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _Retryable("connect", self._describe(exc), where) from None
         except httpx.HTTPError as exc:
-            raise AuthError("the token endpoint did not answer", where, self._describe(exc)) from None
+            said = ("the token endpoint did not answer; it may have replaced the refresh token all the same, "
+                    "and if later runs are refused (invalid_grant) the connector needs a new one") if rotating \
+                else "the token endpoint did not answer"
+            raise AuthError(said, where, self._describe(exc)) from None
         if response.status_code >= 300:
             raise AuthError(f"the token request was refused with HTTP {response.status_code}",
                             where, self._excerpt(response))

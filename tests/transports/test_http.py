@@ -20,7 +20,7 @@ from transport_helpers import API_KEY, CLIENT_KEY, CLIENT_SECRET, DictTokenStore
 
 import transports.auth
 from engine.errors import AuthError, ConnectError, TransportError
-from simulators.servers import http_server
+from simulators.servers import Drop, http_server
 from transports import HttpClientTransport, open_http
 from transports.base import (
     BearerTokenAuth,
@@ -453,6 +453,19 @@ def test_a_rotating_refresh_waits_for_its_late_answer_past_the_connection_timeou
         with closing(open_http(config, token_store=store)) as http:
             assert http.send(HttpRequest("GET", "/r")).status == 200
     assert store.tokens == {"tenant-a:crm": "rt-2"} and api.refreshes == 1
+
+
+def test_a_rotating_refresh_left_unanswered_says_the_token_may_be_gone() -> None:
+    api, store = RefreshApi("rt-1"), DictTokenStore()
+
+    def rotate_then_drop(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        api(method, path, headers, body)  # the server replaced the refresh token...
+        raise Drop()  # ...and the answer carrying the new one never arrives
+    with http_server(rotate_then_drop) as server, \
+            closing(open_http(refresh_config(server.url), token_store=store)) as http, \
+            pytest.raises(AuthError, match="may have replaced the refresh token") as caught:
+        http.send(HttpRequest("GET", "/r"))
+    assert "invalid_grant" in str(caught.value) and store.saved == []
 
 
 def test_other_token_requests_keep_the_connection_timeout() -> None:
