@@ -325,7 +325,7 @@ def _text(value: Any) -> str:
 
 
 # A call whose second argument is a literal (`left(x, `4`)`, `in_list(code, 'A, B')`) is prepared
-# once, when the spec is compiled (jmes_calls._constant_second): the literal's share of the work
+# once, when the spec is compiled (jmes_fused._constant_second): the literal's share of the work
 # is done here, not per record. Each gives exactly the function's result (a property test checks).
 def _left_prepared(length: float) -> Callable[[str | None], str | None]:
     n = max(0, int(length))

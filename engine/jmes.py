@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .functions import REGISTRY, is_empty
-from .jmes_calls import Shape, allowed_classes, call_function, compile_call
-from .jmes_calls import jmes_false as _false
+from .jmes_calls import allowed_classes, call_function, compile_call
+from .jmes_fused import Shape
+from .jmes_fused import jmes_false as _false
 
 Fn = Callable[[Any], Any]
 
