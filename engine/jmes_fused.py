@@ -99,12 +99,10 @@ def _path_call(name: str, path: tuple[str, str], allowed: frozenset[type] | None
             return direct(x) if x.__class__ in allowed else call(name, [x])
         return text_method_on_path
     if direct is fast_to_string:
-        def path_to_string(value: Any) -> Any:  # `to_string(customer.Code)`: text and integers here
+        def path_to_string(value: Any) -> Any:  # `to_string(customer.Code)`: text without a call
             first = value.get(a) if value.__class__ is dict or isinstance(value, dict) else None
             x = first.get(b) if first.__class__ is dict or isinstance(first, dict) else None
-            if x.__class__ is str:
-                return x
-            return str(x) if x.__class__ is int else fast_to_string(x)
+            return x if x.__class__ is str else fast_to_string(x)
         return path_to_string
 
     def call_on_path(value: Any) -> Any:
@@ -152,11 +150,9 @@ def _name_call(name: str, key: str, allowed: frozenset[type] | None,
                direct: Callable[..., Any], call: Callable[[str, list[Any]], Any]) -> Fn:
     every = allowed is None
     if direct is fast_to_string:
-        def name_to_string(value: Any) -> Any:  # `to_string(new_code)`: text and integers here
+        def name_to_string(value: Any) -> Any:  # `to_string(new_code)`: text without a call
             x = value.get(key) if value.__class__ is dict or isinstance(value, dict) else None
-            if x.__class__ is str:
-                return x
-            return str(x) if x.__class__ is int else fast_to_string(x)
+            return x if x.__class__ is str else fast_to_string(x)
         return name_to_string
 
     def call_on_name(value: Any) -> Any:
